@@ -1,8 +1,124 @@
-/* main.c — stenod entry point (being built). */
+/* main.c — stenod: parse settings, bind sockets, run one worker or supervise N. */
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-int main(void)
+#include "api.h"
+#include "http_metrics.h"
+#include "listen.h"
+#include "log.h"
+#include "metrics.h"
+#include "steno_config.h"
+#include "supervisor.h"
+#include "tls.h"
+#include "worker.h"
+
+#define VERSION "0.1.0"
+
+/* Bind every listener once per worker: with SO_REUSEPORT each worker gets
+ * its own accept queue, and the supervisor keeps them across restarts. */
+static bool bind_all(const struct steno_config *cfg, struct worker_spec *specs, unsigned n)
 {
-    puts("stenod 0.1.0");
-    return 0;
+    size_t naddr = cfg->listen.n + cfg->tls_listen.n;
+    char err[256];
+    for (unsigned w = 0; w < n; w++) {
+        specs[w].fds = xcalloc(naddr, sizeof(int));
+        specs[w].fd_tls = xcalloc(naddr, sizeof(bool));
+        specs[w].nfds = naddr;
+    }
+    for (size_t a = 0; a < naddr; a++) {
+        bool tls = a >= cfg->listen.n;
+        const char *spec = tls ? cfg->tls_listen.items[a - cfg->listen.n] : cfg->listen.items[a];
+        struct listen_addr addr;
+        if (!listen_parse(spec, &addr, err, sizeof(err))) {
+            log_error("%s", err);
+            return false;
+        }
+        for (unsigned w = 0; w < n; w++) {
+            int fd = listen_open(&addr, n > 1, (int)cfg->backlog, err, sizeof(err));
+            if (fd < 0) {
+                log_error("%s", err);
+                return false;
+            }
+            specs[w].fds[a] = fd;
+            specs[w].fd_tls[a] = tls;
+        }
+        char name[80];
+        listen_format(&addr, name, sizeof(name));
+        log_info("listening on %s (%s)", name, tls ? "https: h2, http/1.1" : "http: http/1.1, h2c");
+    }
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    struct steno_config cfg = {0};
+    bool help = false;
+    char err[512];
+    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+        puts("stenod " VERSION);
+        return 0;
+    }
+    if (!steno_config_load(&cfg, argc, argv, &help, err, sizeof(err))) {
+        fprintf(stderr, "stenod: %s\n", err);
+        steno_config_free(&cfg);
+        return 2;
+    }
+    if (help) {
+        config_print_help(stdout,
+                          "usage: stenod [options]\n\nsteno speech-to-text gateway " VERSION,
+                          steno_options, steno_noptions);
+        steno_config_free(&cfg);
+        return 0;
+    }
+    enum log_level level;
+    if (!log_parse_level(cfg.log_level, &level)) {
+        fprintf(stderr, "stenod: unknown --log-level '%s'\n", cfg.log_level);
+        steno_config_free(&cfg);
+        return 2;
+    }
+    log_set_level(level);
+    if (!log_open(cfg.log_file))
+        fprintf(stderr, "stenod: logging to stderr\n");
+
+    SSL_CTX *tls = NULL;
+    if (cfg.tls_listen.n &&
+        !(tls = tls_server_ctx_new(cfg.tls_cert, cfg.tls_key, err, sizeof(err)))) {
+        log_error("%s", err);
+        steno_config_free(&cfg);
+        return 1;
+    }
+    api_register_routes(&cfg);
+    http_metrics_init();
+    unsigned n = (unsigned)cfg.workers;
+    int rc = 1;
+    struct worker_spec *specs = xcalloc(n, sizeof(*specs));
+    for (unsigned i = 0; i < n; i++) {
+        specs[i].cfg = &cfg;
+        specs[i].slot = i;
+        specs[i].tls = tls;
+    }
+    if (!metrics_start(n)) {
+        log_error("cannot map shared memory for metrics");
+    } else if (bind_all(&cfg, specs, n)) {
+        log_info("stenod %s starting: %u worker%s", VERSION, n, n == 1 ? "" : "s");
+        rc = n == 1 ? worker_run(&specs[0]) : supervisor_run(specs, n);
+    }
+    for (unsigned i = 0; i < n; i++) {
+        for (size_t k = 0; k < specs[i].nfds; k++)
+            if (specs[i].fds[k] > 0)
+                close(specs[i].fds[k]);
+        free(specs[i].fds);
+        free(specs[i].fd_tls);
+    }
+    free(specs);
+    if (tls)
+        SSL_CTX_free(tls);
+    metrics_reset();
+    steno_config_free(&cfg);
+    log_close();
+    return rc;
 }

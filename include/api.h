@@ -1,0 +1,15 @@
+/* api.h — stenod's HTTP endpoints. Registered once at start-up, before
+ * metrics are declared and the workers fork. */
+#ifndef STENO_API_H
+#define STENO_API_H
+
+#include "http.h"
+#include "steno_config.h"
+
+void api_register_routes(const struct steno_config *cfg);
+
+/* Individual handlers (for the route table and tests). */
+void api_healthz(struct http_request *req);
+void api_metrics(struct http_request *req);
+
+#endif

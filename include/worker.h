@@ -1,0 +1,27 @@
+/* worker.h — one worker process: an event loop serving HTTP on its sockets.
+ *
+ * SIGTERM/SIGINT start a graceful shutdown: stop accepting, let in-flight
+ * requests finish within --shutdown-timeout, exit 0. SIGHUP reopens the log. */
+#ifndef STENO_WORKER_H
+#define STENO_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+#include "steno_config.h"
+
+struct worker_spec {
+    const struct steno_config *cfg;
+    unsigned slot; /* metrics slot, 0..workers-1 */
+    int *fds;      /* this worker's listening sockets */
+    bool *fd_tls;  /* whether fds[i] is a TLS listener */
+    size_t nfds;
+    SSL_CTX *tls; /* NULL without TLS listeners */
+};
+
+/* Runs until shut down; returns the process exit code. */
+int worker_run(const struct worker_spec *spec);
+
+#endif

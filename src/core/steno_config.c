@@ -1,0 +1,89 @@
+/* steno_config.c — the declarative table of stenod's options. */
+#include "steno_config.h"
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define OPT(name, env, type, field, def, help)                                                     \
+    {                                                                                              \
+        name, env, type, offsetof(struct steno_config, field), def, help, 0, 0                     \
+    }
+#define OPT_RANGE(name, env, type, field, def, help, lo, hi)                                       \
+    {                                                                                              \
+        name, env, type, offsetof(struct steno_config, field), def, help, lo, hi                   \
+    }
+
+const struct config_option steno_options[] = {
+    OPT("listen", "STENO_LISTEN", CFG_LIST, listen, "127.0.0.1:8080",
+        "host:port for HTTP/1.1 and h2c (prior knowledge); repeatable"),
+    OPT("tls-listen", "STENO_TLS_LISTEN", CFG_LIST, tls_listen, NULL,
+        "host:port for TLS (h2 and http/1.1 by ALPN); repeatable"),
+    OPT("tls-cert", "STENO_TLS_CERT", CFG_STRING, tls_cert, NULL, "PEM certificate chain file"),
+    OPT("tls-key", "STENO_TLS_KEY", CFG_STRING, tls_key, NULL, "PEM private key file"),
+    OPT_RANGE("workers", "STENO_WORKERS", CFG_INT, workers, "1",
+              "worker processes sharing the ports (SO_REUSEPORT); 1 = no supervisor", 1, 256),
+    OPT("data-dir", "STENO_DATA_DIR", CFG_STRING, data_dir, "./var",
+        "audio store and temporary files"),
+    OPT("database-url", "STENO_DATABASE_URL", CFG_STRING, database_url, NULL,
+        "PostgreSQL conninfo or URL"),
+    OPT("redis-url", "STENO_REDIS_URL", CFG_STRING, redis_url, NULL,
+        "redis://host:port/db (empty = run without Redis)"),
+    OPT("upstream-url", "STENO_UPSTREAM_URL", CFG_STRING, upstream_url,
+        "https://foundation-models.api.cloud.ru/v1", "transcription API base URL"),
+    OPT("api-key", "CLOUDRU_API_KEY", CFG_STRING, api_key, NULL,
+        "bearer key for the upstream (never logged)"),
+    OPT("model", "STENO_MODEL", CFG_STRING, model, "openai/whisper-large-v3",
+        "default transcription model"),
+    OPT("log-file", "STENO_LOG_FILE", CFG_STRING, log_file, "-",
+        "log file ('-' = stderr); reopened on SIGHUP"),
+    OPT("log-level", "STENO_LOG_LEVEL", CFG_STRING, log_level, "info",
+        "error, warn, info or debug"),
+    OPT("max-upload", "STENO_MAX_UPLOAD", CFG_SIZE, max_upload, "1G",
+        "largest accepted upload (413 above)"),
+    OPT_RANGE("max-header-bytes", "STENO_MAX_HEADER_BYTES", CFG_SIZE, max_header_bytes, "16k",
+              "request line + headers limit (431 above)", 1024, 1048576),
+    OPT_RANGE("max-headers", "STENO_MAX_HEADERS", CFG_INT, max_headers, "100",
+              "header field count limit (431 above)", 1, 10000),
+    OPT_RANGE("max-uri", "STENO_MAX_URI", CFG_SIZE, max_uri, "8k",
+              "request-target length limit (414 above)", 16, 1048576),
+    OPT("header-timeout", "STENO_HEADER_TIMEOUT", CFG_SECONDS, header_timeout, "10s",
+        "time allowed for a complete request head (slowloris guard)"),
+    OPT("body-timeout", "STENO_BODY_TIMEOUT", CFG_SECONDS, body_timeout, "60s",
+        "idle time allowed between request body bytes"),
+    OPT("keepalive-timeout", "STENO_KEEPALIVE_TIMEOUT", CFG_SECONDS, keepalive_timeout, "75s",
+        "idle keep-alive connection lifetime"),
+    OPT("shutdown-timeout", "STENO_SHUTDOWN_TIMEOUT", CFG_SECONDS, shutdown_timeout, "30s",
+        "on SIGTERM, how long in-flight requests may take to finish"),
+    OPT_RANGE("max-connections", "STENO_MAX_CONNECTIONS", CFG_INT, max_connections, "10000",
+              "client connections per worker", 1, 1000000),
+    OPT_RANGE("h2-max-streams", "STENO_H2_MAX_STREAMS", CFG_INT, h2_max_streams, "128",
+              "HTTP/2 concurrent streams per client connection", 1, 10000),
+    OPT_RANGE("h2-stream-window", "STENO_H2_STREAM_WINDOW", CFG_SIZE, h2_stream_window, "256k",
+              "HTTP/2 per-stream receive window (upload backpressure)", 65535, 2147483647),
+    OPT_RANGE("backlog", "STENO_BACKLOG", CFG_INT, backlog, "511", "listen(2) backlog", 1, 65535),
+};
+const size_t steno_noptions = sizeof(steno_options) / sizeof(steno_options[0]);
+
+bool steno_config_load(struct steno_config *cfg, int argc, char **argv, bool *help, char *err,
+                       size_t errlen)
+{
+    if (!config_parse(steno_options, steno_noptions, cfg, argc, argv, help, err, errlen))
+        return false;
+    if (*help)
+        return true;
+    if (cfg->tls_listen.n &&
+        (!cfg->tls_cert || !*cfg->tls_cert || !cfg->tls_key || !*cfg->tls_key)) {
+        snprintf(err, errlen, "--tls-listen needs --tls-cert and --tls-key");
+        return false;
+    }
+    if (!cfg->listen.n && !cfg->tls_listen.n) {
+        snprintf(err, errlen, "nothing to listen on: give --listen or --tls-listen");
+        return false;
+    }
+    return true;
+}
+
+void steno_config_free(struct steno_config *cfg)
+{
+    config_free(steno_options, steno_noptions, cfg);
+}
