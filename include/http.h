@@ -56,6 +56,8 @@ struct http_proto_ops {
     void (*finish)(struct http_request *req);                              /* end of body */
     void (*resume_body)(struct http_request *req);                         /* after PAUSE */
     size_t (*pending_output)(struct http_request *req);                    /* queued bytes */
+    void (*reset)(struct http_request *req);  /* h2: RST_STREAM; h1: drop the connection */
+    void (*goaway)(struct http_request *req); /* no more requests on this connection */
 };
 
 struct http_request {
@@ -73,7 +75,9 @@ struct http_request {
     const char *param_names[HTTP_MAX_PARAMS];
     char *param_values[HTTP_MAX_PARAMS];
     size_t nparams;
-    uint64_t start_ns; /* monotonic time the headers were complete */
+    uint64_t start_ns;       /* monotonic time the headers were complete */
+    uint64_t conn_seq;       /* 1 for the first request on its connection, then 2, … */
+    struct event_base *base; /* the loop this request lives on */
 
     /* --- set by the handler --- */
     http_body_fn on_body;
@@ -126,6 +130,16 @@ void http_response_start(struct http_request *req, int status, const char *conte
 bool http_response_write(struct http_request *req, const void *data, size_t len);
 void http_response_finish(struct http_request *req);
 
+/* --- connection control (emulators, fault injection, draining) --- */
+/* Abort the exchange now: HTTP/2 resets the stream (INTERNAL_ERROR), HTTP/1.1
+ * drops the connection. The request is freed later by its connection; the
+ * handler must not touch it after this call (on_abort is not called). */
+void http_request_reset(struct http_request *req);
+/* Accept no further requests on this request's connection: HTTP/2 sends
+ * GOAWAY naming this stream as the last one, HTTP/1.1 answers with
+ * "connection: close". In-flight requests still complete. */
+void http_request_goaway(struct http_request *req);
+
 /* --- for the protocol layers --- */
 struct http_request *http_request_new(enum http_proto proto);
 /* Frees everything the request owns (not the protocol's proto_ctx). */
@@ -134,6 +148,8 @@ void http_request_free(struct http_request *req);
 bool http_request_set_target(struct http_request *req, const char *target) MUST_CHECK;
 void http_request_add_header(struct http_request *req, const char *name, size_t nlen,
                              const char *value, size_t vlen);
+/* New random seed for generated request ids (each worker, after fork). */
+void http_request_reseed_ids(void);
 /* Pick X-Request-Id when it is safe, else generate; fill log_ctx. */
 void http_request_assign_id(struct http_request *req, const char *conn_ctx);
 /* Route and call the handler (or answer 404/405/413/501 itself). */
@@ -150,6 +166,8 @@ void http_request_detach_handler(struct http_request *req);
 void http_request_log_done(struct http_request *req);
 
 const char *http_status_reason(int status);
+/* IMF-fixdate of now ("Sun, 22 Nov 2026 16:23:56 GMT"), cached per second. */
+const char *http_date(void);
 const char *http_proto_name(enum http_proto proto);
 uint64_t http_now_ns(void);
 

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <event2/event.h>
+#include <event2/event.h>
 #include <openssl/ssl.h>
 
 #include "steno_config.h"
@@ -19,6 +21,10 @@ struct worker_spec {
     bool *fd_tls;  /* whether fds[i] is a TLS listener */
     size_t nfds;
     SSL_CTX *tls; /* NULL without TLS listeners */
+    /* Optional: called once the worker's loop exists, before serving (other
+     * modules, or a test server's handlers, attach to the loop here). */
+    void (*setup)(struct event_base *base, void *arg);
+    void *setup_arg;
 };
 
 /* Runs until shut down; returns the process exit code. */

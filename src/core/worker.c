@@ -70,6 +70,9 @@ int worker_run(const struct worker_spec *spec)
         return 1;
     }
     metrics_bind_slot(spec->slot);
+    http_request_reseed_ids();
+    if (spec->setup)
+        spec->setup(w.base, spec->setup_arg);
     struct http_server_limits lim = limits_from(spec->cfg);
     w.srv = http_server_new(w.base, &lim, spec->tls);
     for (size_t i = 0; i < spec->nfds; i++)

@@ -38,24 +38,12 @@ struct h1 {
     bool head;        /* HEAD: no response body bytes */
     bool chunked_out;
     bool lingering;
+    uint64_t requests;  /* requests seen on this connection */
+    bool linger_needed; /* the client may still be sending: half-close first */
     int version_minor;
 };
 
 static void process_input(struct h1 *h);
-
-static const char *http_date(void)
-{
-    static char buf[64];
-    static time_t cached;
-    time_t now = time(NULL);
-    if (now != cached) {
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-        cached = now;
-    }
-    return buf;
-}
 
 static struct evbuffer *out(struct h1 *h)
 {
@@ -80,8 +68,10 @@ static void close_when_flushed(struct h1 *h)
     h->close_after = true;
     if (evbuffer_get_length(out(h)) > 0)
         return; /* write_cb comes back here */
-    if (!h->c->tls && h->req && !h->body_complete) {
+    bool unread = evbuffer_get_length(bufferevent_get_input(h->c->bev)) > 0;
+    if (h->linger_needed || unread || (h->req && !h->body_complete)) {
         h->lingering = true;
+        evbuffer_drain(bufferevent_get_input(h->c->bev), (size_t)-1);
         shutdown(bufferevent_getfd(h->c->bev), SHUT_WR);
         bufferevent_enable(h->c->bev, EV_READ);
         http_conn_set_timer(h->c, LINGER_SECONDS, "idle");
@@ -160,9 +150,10 @@ static void h1_finish(struct http_request *req)
     /* Answered before the body ended (an early error, or a handler that
      * does not need it all). Drop a small rest; close on a big one. */
     int64_t left = req->content_length >= 0 ? req->content_length - (int64_t)req->body_bytes : -1;
-    if (left < 0 || left > DISCARD_MAX)
+    if (left < 0 || left > DISCARD_MAX) {
+        h->linger_needed = true;
         close_when_flushed(h);
-    else
+    } else
         kick(h);
 }
 
@@ -179,12 +170,26 @@ static size_t h1_pending(struct http_request *req)
     return evbuffer_get_length(out(h));
 }
 
+static void h1_reset(struct http_request *req)
+{
+    struct h1 *h = req->proto_ctx;
+    http_conn_close(h->c);
+}
+
+static void h1_goaway(struct http_request *req)
+{
+    struct h1 *h = req->proto_ctx;
+    h->keep_alive = false;
+}
+
 static const struct http_proto_ops h1_ops = {
     .start = h1_start,
     .write = h1_write,
     .finish = h1_finish,
     .resume_body = h1_resume_body,
     .pending_output = h1_pending,
+    .reset = h1_reset,
+    .goaway = h1_goaway,
 };
 
 /* --- parsing --- */
@@ -194,6 +199,8 @@ static struct http_request *new_request(struct h1 *h)
     struct http_request *req = http_request_new(HTTP_PROTO_1);
     req->ops = &h1_ops;
     req->proto_ctx = h;
+    req->conn_seq = ++h->requests;
+    req->base = http_server_base(h->c->srv);
     return req;
 }
 
@@ -235,6 +242,7 @@ static void on_parse_error(struct h1 *h)
     const char *msg = h1_parser_error_message(h->parser);
     h->close_after = true;
     h->keep_alive = false;
+    h->linger_needed = true;
     log_ctx_info(h->c->ctx, "http: malformed request: %d %s", status, msg);
     if (h->req && h->req->resp_started) {
         /* mid-body framing error after the response began: nothing to say */
@@ -294,6 +302,7 @@ static bool step(struct h1 *h, struct evbuffer *in)
         if (h->c->closing || !h->req)
             return false;
         if (r == HTTP_BODY_ABORT) {
+            h->linger_needed = true;
             close_when_flushed(h);
             return false;
         }

@@ -47,6 +47,7 @@ struct h2 {
     struct event *flush_ev;
     struct h2_stream *streams;
     unsigned nstreams;
+    uint64_t requests; /* streams opened on this connection */
     bool goaway;
 };
 
@@ -84,7 +85,7 @@ static ssize_t data_read_cb(nghttp2_session *session, int32_t stream_id, uint8_t
 static void h2_start(struct http_request *req)
 {
     struct h2_stream *s = req->proto_ctx;
-    size_t n = req->nresp_headers + 3;
+    size_t n = req->nresp_headers + 4;
     nghttp2_nv *nva = xcalloc(n, sizeof(*nva));
     char status[4], clen[24];
     size_t k = 0;
@@ -92,6 +93,9 @@ static void h2_start(struct http_request *req)
     nva[k++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)status, 7, strlen(status),
                             NGHTTP2_NV_FLAG_NONE};
     nva[k++] = (nghttp2_nv){(uint8_t *)"server", (uint8_t *)"steno", 6, 5, NGHTTP2_NV_FLAG_NONE};
+    const char *date = http_date();
+    nva[k++] =
+        (nghttp2_nv){(uint8_t *)"date", (uint8_t *)date, 4, strlen(date), NGHTTP2_NV_FLAG_NONE};
     for (size_t i = 0; i < req->nresp_headers; i++)
         nva[k++] =
             (nghttp2_nv){(uint8_t *)req->resp_headers[i].name,
@@ -99,7 +103,6 @@ static void h2_start(struct http_request *req)
                          strlen(req->resp_headers[i].value), NGHTTP2_NV_FLAG_NONE};
     if (req->resp_length >= 0) {
         snprintf(clen, sizeof(clen), "%lld", (long long)req->resp_length);
-        nva = xrealloc(nva, (n + 1) * sizeof(*nva));
         nva[k++] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)clen, 14, strlen(clen),
                                 NGHTTP2_NV_FLAG_NONE};
     }
@@ -157,12 +160,31 @@ static size_t h2_pending(struct http_request *req)
     return evbuffer_get_length(s->out);
 }
 
+static void h2_reset(struct http_request *req)
+{
+    struct h2_stream *s = req->proto_ctx;
+    nghttp2_submit_rst_stream(s->h->session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_INTERNAL_ERROR);
+    schedule_flush(s->h);
+}
+
+static void h2_goaway(struct http_request *req)
+{
+    struct h2_stream *s = req->proto_ctx;
+    if (s->h->goaway)
+        return;
+    s->h->goaway = true;
+    nghttp2_submit_goaway(s->h->session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR, NULL, 0);
+    schedule_flush(s->h);
+}
+
 static const struct http_proto_ops h2_ops = {
     .start = h2_start,
     .write = h2_write,
     .finish = h2_finish,
     .resume_body = h2_resume_body,
     .pending_output = h2_pending,
+    .reset = h2_reset,
+    .goaway = h2_goaway,
 };
 
 /* --- request side --- */
@@ -224,6 +246,8 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     s->req = http_request_new(HTTP_PROTO_2);
     s->req->ops = &h2_ops;
     s->req->proto_ctx = s;
+    s->req->conn_seq = ++h->requests;
+    s->req->base = http_server_base(h->c->srv);
     s->next = h->streams;
     if (h->streams)
         h->streams->prev = s;

@@ -169,20 +169,25 @@ static bool id_is_safe(const char *s)
 }
 
 /* 64-bit ids from a per-process xorshift seeded by getrandom: unique enough
- * to follow a request through the logs, cheap enough for every request. */
+ * to follow a request through the logs, cheap enough for every request.
+ * Workers reseed after fork (http_request_reseed_ids) so they never share
+ * a sequence. */
+static uint64_t id_state;
+
+void http_request_reseed_ids(void)
+{
+    if (getrandom(&id_state, sizeof(id_state), 0) != sizeof(id_state) || !id_state)
+        id_state = http_now_ns() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ull;
+}
+
 static uint64_t next_id(void)
 {
-    static uint64_t state;
-    static int pid_seen;
-    if (!state || pid_seen != (int)getpid()) {
-        if (getrandom(&state, sizeof(state), 0) != sizeof(state) || !state)
-            state = http_now_ns() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ull;
-        pid_seen = (int)getpid();
-    }
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    return state;
+    if (!id_state)
+        http_request_reseed_ids();
+    id_state ^= id_state << 13;
+    id_state ^= id_state >> 7;
+    id_state ^= id_state << 17;
+    return id_state;
 }
 
 void http_request_assign_id(struct http_request *req, const char *conn_ctx)
@@ -287,6 +292,28 @@ void http_request_deliver_abort(struct http_request *req)
             req->status = 499; /* nginx's "client closed request" */
         http_request_log_done(req);
     }
+}
+
+void http_request_reset(struct http_request *req)
+{
+    if (req->aborted)
+        return;
+    req->on_abort = NULL;
+    req->on_body = NULL;
+    req->on_body_end = NULL;
+    req->on_drain = NULL;
+    if (!req->status)
+        req->status = 499;
+    if (!req->resp_finished)
+        http_request_log_done(req);
+    req->aborted = true;
+    req->ops->reset(req);
+}
+
+void http_request_goaway(struct http_request *req)
+{
+    if (!req->aborted)
+        req->ops->goaway(req);
 }
 
 void http_request_resume_body(struct http_request *req)
@@ -400,6 +427,20 @@ void http_request_log_done(struct http_request *req)
     log_ctx_info(req->log_ctx, "http: %s %s %s %d %llu %.3fms", http_proto_name(req->proto),
                  req->method ? req->method : "-", req->path ? req->path : "-", req->status,
                  (unsigned long long)req->resp_bytes, secs * 1e3);
+}
+
+const char *http_date(void)
+{
+    static char buf[64];
+    static time_t cached;
+    time_t now = time(NULL);
+    if (now != cached) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        cached = now;
+    }
+    return buf;
 }
 
 const char *http_status_reason(int status)

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sndfile.h>
 
 #define TONECODE_WORD_SECONDS   0.4
 #define TONECODE_GAP_SECONDS    0.2
@@ -66,5 +67,59 @@ struct tonecode_report {
  * Returns true when there is no error of any kind. */
 bool tonecode_check(const char *verbose_json, double duration, double lead_silence,
                     struct tonecode_report *report);
+
+/* ---- Additions (phase 1 of issue 3). The declarations above are frozen. ---- */
+
+/* Slot index a word starting at t belongs to: round((t - lead_silence) / 0.6).
+ * Its expected symbol is the slot mod 64. */
+long tonecode_slot(double t, double lead_silence);
+
+/* libsndfile format for a gen-audio format name ("wav", "flac", "ogg" (Vorbis),
+ * "opus", "mp3", "rf64", "aiff") and subtype name ("pcm8", "pcm16", "pcm24",
+ * "pcm32", "float"; NULL = pcm16 where the format has subtypes). Codecs
+ * without subtypes (ogg, opus, mp3) reject a non-NULL subtype. Returns false
+ * and fills err when a name is unknown or the pair makes no sense. Whether
+ * this libsndfile can actually write it is decided by tonecode_write. */
+bool tonecode_sf_format(const char *format, const char *subtype, int *sf_format, char *err,
+                        size_t errlen) __attribute__((warn_unused_result));
+
+/* True when the subtype of sf_format is PCM or float, so that the file size
+ * is an exact function of the frame count (size_bytes mode is exact). */
+bool tonecode_is_pcm(int sf_format);
+
+/* The layout seconds (lead/trail excluded) tonecode_write will produce for
+ * opts: opts->duration itself, or in size_bytes mode the duration whose file
+ * comes closest to size_bytes without exceeding it (exact for PCM formats;
+ * for coded formats extrapolated from two short trial encodes that are
+ * counted, not stored). Returns false and fills err when impossible. */
+bool tonecode_plan_duration(const struct tonecode_gen_opts *opts, double *duration, char *err,
+                            size_t errlen) __attribute__((warn_unused_result));
+
+/* Streaming decoder: same result as tonecode_decode, for audio that arrives in
+ * pieces (an upload read with sf_readf_float in blocks). Memory is a few KB
+ * plus 8 bytes per 10 ms of audio fed. new returns NULL when rate < 8000.
+ * feed may be called any number of times with any frame count; finish
+ * returns the number of words found and writes at most max of them to out;
+ * after finish only free is allowed. The decoder owns no caller memory.
+ * Tones below about -54 dBFS (amplitude 0.002) count as silence. */
+struct tonecode_decoder;
+struct tonecode_decoder *tonecode_decoder_new(int rate);
+void tonecode_decoder_feed(struct tonecode_decoder *d, const float *mono, size_t frames);
+size_t tonecode_decoder_finish(struct tonecode_decoder *d, struct tonecode_word *out, size_t max);
+void tonecode_decoder_free(struct tonecode_decoder *d);
+
+/* Decode an open libsndfile handle from its current position to the end,
+ * downmixing to mono in bounded blocks (never the whole file in memory).
+ * info is the SF_INFO sf_open filled. Returns the number of words found. */
+size_t tonecode_decode_sndfile(SNDFILE *sf, const SF_INFO *info, struct tonecode_word *out,
+                               size_t max);
+
+/* tonecode_check, plus a reason in err (NUL-terminated, may be truncated)
+ * when the transcript itself is unusable: not JSON, not an object, neither
+ * segments[] nor words[], a segment without string text and numeric start.
+ * On such a failure the report counts every expected word as missing. (A
+ * words[] entry without word/start is counted as found and misplaced.) */
+bool tonecode_check_ex(const char *verbose_json, double duration, double lead_silence,
+                       struct tonecode_report *report, char *err, size_t errlen);
 
 #endif

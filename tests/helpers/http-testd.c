@@ -1,0 +1,249 @@
+/* http-testd — stenod's real HTTP stack and worker with extra test routes.
+ *
+ * Integration tests use it to drive what stenod's own routes cannot show
+ * yet: streaming request bodies (SHA-256 of what arrived), a consumer that
+ * pauses (backpressure), deferred answers (graceful shutdown with requests
+ * in flight) and streamed responses. Takes stenod's flags. Test tooling:
+ * never installed, never linked into stenod. */
+#include <openssl/evp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "api.h"
+#include "http_metrics.h"
+#include "listen.h"
+#include "log.h"
+#include "metrics.h"
+#include "router.h"
+#include "steno_config.h"
+#include "tls.h"
+#include "worker.h"
+
+static struct event_base *loop;
+
+struct upload {
+    EVP_MD_CTX *md;
+    uint64_t bytes;
+    unsigned pause_ms;
+    struct event *timer;
+    struct http_request *req;
+};
+
+static void upload_free(struct upload *u)
+{
+    EVP_MD_CTX_free(u->md);
+    if (u->timer)
+        event_free(u->timer);
+    free(u);
+}
+
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct upload *u = arg;
+    http_request_resume_body(u->req);
+}
+
+static enum http_body_result on_body(struct http_request *req, const char *data, size_t len)
+{
+    struct upload *u = req->user;
+    EVP_DigestUpdate(u->md, data, len);
+    u->bytes += len;
+    if (u->pause_ms) {
+        struct timeval tv = {0, (suseconds_t)u->pause_ms * 1000};
+        event_add(u->timer, &tv);
+        return HTTP_BODY_PAUSE;
+    }
+    return HTTP_BODY_OK;
+}
+
+static void on_body_end(struct http_request *req)
+{
+    struct upload *u = req->user;
+    unsigned char md[32];
+    char hex[65];
+    EVP_DigestFinal_ex(u->md, md, NULL);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    json_int_t bytes = (json_int_t)u->bytes;
+    req->user = NULL;
+    upload_free(u);
+    http_respond_json(req, 200, json_pack("{s:I,s:s}", "bytes", bytes, "sha256", hex));
+}
+
+static void on_abort(struct http_request *req)
+{
+    if (req->user)
+        upload_free(req->user);
+    req->user = NULL;
+}
+
+/* POST /test/upload[?pause_ms=N]: hash the streamed body, answer at its end. */
+static void upload(struct http_request *req)
+{
+    struct upload *u = xcalloc(1, sizeof(*u));
+    char buf[16];
+    u->md = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(u->md, EVP_sha256(), NULL);
+    u->req = req;
+    if (http_request_query(req, "pause_ms", buf, sizeof(buf)))
+        u->pause_ms = (unsigned)atoi(buf);
+    u->timer = evtimer_new(loop, resume_cb, u);
+    req->user = u;
+    req->on_body = on_body;
+    req->on_body_end = on_body_end;
+    req->on_abort = on_abort;
+}
+
+struct later {
+    struct http_request *req;
+    struct event *timer;
+};
+
+static void later_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct later *l = arg;
+    l->req->user = NULL;
+    l->req->on_abort = NULL;
+    http_respond_json(l->req, 200, json_pack("{s:b}", "deferred", 1));
+    event_free(l->timer);
+    free(l);
+}
+
+static void later_abort(struct http_request *req)
+{
+    struct later *l = req->user;
+    event_free(l->timer);
+    free(l);
+}
+
+/* GET /test/deferred?ms=N: answer N ms later (a handler waiting on I/O). */
+static void deferred(struct http_request *req)
+{
+    char buf[16];
+    unsigned ms = http_request_query(req, "ms", buf, sizeof(buf)) ? (unsigned)atoi(buf) : 100;
+    struct later *l = xcalloc(1, sizeof(*l));
+    l->req = req;
+    l->timer = evtimer_new(loop, later_cb, l);
+    req->user = l;
+    req->on_abort = later_abort;
+    struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
+    event_add(l->timer, &tv);
+}
+
+/* GET /test/stream?chunks=N&size=B: a streamed body of N×B bytes, written
+ * as the output drains (on_drain), never all queued at once. */
+struct stream {
+    unsigned left;
+    size_t size;
+    char *block;
+};
+
+static void stream_fill(struct http_request *req)
+{
+    struct stream *s = req->user;
+    while (s->left) {
+        s->left--;
+        if (!http_response_write(req, s->block, s->size))
+            return; /* above high water: on_drain brings us back */
+    }
+    free(s->block);
+    free(s);
+    req->user = NULL;
+    req->on_drain = NULL;
+    req->on_abort = NULL;
+    http_response_finish(req);
+}
+
+static void stream_abort(struct http_request *req)
+{
+    struct stream *s = req->user;
+    free(s->block);
+    free(s);
+}
+
+static void stream(struct http_request *req)
+{
+    char buf[16];
+    struct stream *s = xcalloc(1, sizeof(*s));
+    s->left = http_request_query(req, "chunks", buf, sizeof(buf)) ? (unsigned)atoi(buf) : 10;
+    s->size = http_request_query(req, "size", buf, sizeof(buf)) ? (size_t)atoi(buf) : 1000;
+    s->block = xmalloc(s->size);
+    memset(s->block, 'x', s->size);
+    req->user = s;
+    req->on_drain = stream_fill;
+    req->on_abort = stream_abort;
+    http_response_start(req, 200, "application/octet-stream");
+    stream_fill(req);
+}
+
+static void setup(struct event_base *base, void *arg)
+{
+    loop = base;
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    struct steno_config cfg = {0};
+    bool help;
+    char err[512];
+    if (!steno_config_load(&cfg, argc, argv, &help, err, sizeof(err)) || help) {
+        fprintf(stderr, "http-testd: %s\n", help ? "takes stenod's options" : err);
+        return 2;
+    }
+    enum log_level level = LOG_INFO;
+    if (!log_parse_level(cfg.log_level, &level) || !log_open(cfg.log_file))
+        return 2;
+    log_set_level(level);
+    SSL_CTX *tls = NULL;
+    if (cfg.tls_listen.n &&
+        !(tls = tls_server_ctx_new(cfg.tls_cert, cfg.tls_key, err, sizeof(err)))) {
+        fprintf(stderr, "http-testd: %s\n", err);
+        return 1;
+    }
+    api_register_routes(&cfg);
+    router_add(&(struct route){.method = "POST",
+                               .pattern = "/test/upload",
+                               .handler = upload,
+                               .max_body = cfg.max_upload});
+    router_add(&(struct route){.method = "GET", .pattern = "/test/deferred", .handler = deferred});
+    router_add(&(struct route){.method = "GET", .pattern = "/test/stream", .handler = stream});
+    http_metrics_init();
+    if (!metrics_start(1))
+        return 1;
+    struct listen_addr addr;
+    int fds[2];
+    bool fd_tls[2] = {false, true};
+    size_t nfds = 0;
+    const char *specs[2] = {cfg.listen.n ? cfg.listen.items[0] : NULL,
+                            cfg.tls_listen.n ? cfg.tls_listen.items[0] : NULL};
+    for (int i = 0; i < 2; i++) {
+        if (!specs[i])
+            continue;
+        if (!listen_parse(specs[i], &addr, err, sizeof(err)) ||
+            (fds[nfds] = listen_open(&addr, false, 128, err, sizeof(err))) < 0) {
+            fprintf(stderr, "http-testd: %s\n", err);
+            return 1;
+        }
+        fd_tls[nfds++] = i == 1;
+        char name[80];
+        listen_format(&addr, name, sizeof(name));
+        log_info("listening on %s", name);
+    }
+    struct worker_spec spec = {
+        .cfg = &cfg, .fds = fds, .fd_tls = fd_tls, .nfds = nfds, .tls = tls, .setup = setup};
+    int rc = worker_run(&spec);
+    for (size_t i = 0; i < nfds; i++)
+        close(fds[i]);
+    if (tls)
+        SSL_CTX_free(tls);
+    metrics_reset();
+    steno_config_free(&cfg);
+    log_close();
+    return rc;
+}
