@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <event2/event.h>
 
@@ -100,12 +101,14 @@ struct upstream_call *upstream_submit(struct upstream *up, const struct upstream
 void upstream_cancel(struct upstream_call *call);
 
 struct upstream_stats {
-    unsigned connections; /* open (connecting or ready) */
-    unsigned streams;     /* active */
-    unsigned inflight;    /* admitted calls */
-    unsigned cap;         /* current AIMD cap */
-    size_t queued;        /* waiting for admission */
-    size_t calls;         /* not yet completed */
+    unsigned connections;        /* open (connecting or ready) */
+    unsigned streams;            /* active */
+    unsigned inflight;           /* admitted calls */
+    unsigned cap;                /* current AIMD cap */
+    size_t queued;               /* waiting for admission */
+    size_t calls;                /* not yet completed */
+    uint64_t connections_opened; /* since the pool was created */
+    uint64_t bytes_sent;         /* request body bytes, all attempts */
 };
 void upstream_get_stats(const struct upstream *up, struct upstream_stats *out);
 

@@ -25,6 +25,8 @@ struct worker_spec {
      * modules, or a test server's handlers, attach to the loop here). */
     void (*setup)(struct event_base *base, void *arg);
     void *setup_arg;
+    /* Optional: called after the loop stopped, before it is freed. */
+    void (*teardown)(void *arg);
 };
 
 /* Runs until shut down; returns the process exit code. */

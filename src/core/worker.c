@@ -94,6 +94,8 @@ int worker_run(const struct worker_spec *spec)
     for (size_t i = 0; i < 3; i++)
         event_free(sigs[i]);
     http_server_free(w.srv);
+    if (spec->teardown)
+        spec->teardown(spec->setup_arg);
     event_base_free(w.base);
     return 0;
 }

@@ -124,6 +124,7 @@ static ssize_t body_read_cb(nghttp2_session *session, int32_t stream_id, uint8_t
     }
     s->sent = pos;
     metrics_add(upstream_m.bytes_sent, out);
+    s->conn->up->bytes_sent += out;
     if (s->sent >= base)
         *flags |= NGHTTP2_DATA_FLAG_EOF;
     return (ssize_t)out;
@@ -492,6 +493,7 @@ struct up_conn *up_conn_open(struct upstream *up)
     set_timer(c, up->cfg.connect_timeout);
     metrics_gauge_add(upstream_m.conns, 1);
     metrics_add(upstream_m.conns_opened, 1);
+    up->opened++;
     if (bufferevent_socket_connect_hostname(c->bev, up->dns, AF_UNSPEC, up->url.host,
                                             up->url.port) < 0)
         up_conn_close(c, "cannot start connecting");

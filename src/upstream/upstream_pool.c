@@ -483,6 +483,8 @@ void upstream_get_stats(const struct upstream *up, struct upstream_stats *out)
     out->inflight = admission_inflight(up->adm);
     out->cap = admission_cap(up->adm);
     out->queued = admission_queued(up->adm);
+    out->connections_opened = up->opened;
+    out->bytes_sent = up->bytes_sent;
     const struct upstream_call *call;
     TAILQ_FOREACH(call, &up->calls, link)
     out->calls++;

@@ -22,6 +22,7 @@
 #include "router.h"
 #include "steno_config.h"
 #include "tls.h"
+#include "upload.h"
 #include "worker.h"
 
 static struct event_base *loop;
@@ -181,9 +182,43 @@ static void stream(struct http_request *req)
     stream_fill(req);
 }
 
+static struct bio *bio;
+static const char *data_dir;
+
+static void stored(struct http_request *req, struct upload_result *res, enum upload_error err,
+                   const char *msg, void *arg)
+{
+    if (err) {
+        http_respond_error(req, upload_error_status(err), "invalid_request_error",
+                           upload_error_code(err), "%s", msg);
+        return;
+    }
+    http_respond_json(req, 200,
+                      json_pack("{s:s,s:I,s:s,s:s?,s:s?,s:O}", "sha256", res->sha256, "bytes",
+                                (json_int_t)res->bytes, "path", res->path, "filename",
+                                res->filename, "content_type", res->content_type, "fields",
+                                res->fields));
+    upload_result_free(res);
+}
+
+/* POST /test/store: the real upload module (temp file, sha256, fsync, rename). */
+static void store(struct http_request *req)
+{
+    enum upload_error err = upload_start(req, data_dir, bio, stored, NULL, NULL);
+    if (err)
+        http_respond_error(req, upload_error_status(err), "invalid_request_error",
+                           upload_error_code(err), "unsupported upload");
+}
+
 static void setup(struct event_base *base, void *arg)
 {
     loop = base;
+    bio = bio_new(base);
+}
+
+static void teardown(void *arg)
+{
+    bio_free(bio); /* runs the last callbacks while the loop still exists */
 }
 
 int main(int argc, char **argv)
@@ -212,6 +247,13 @@ int main(int argc, char **argv)
                                .handler = upload,
                                .max_body = cfg.max_upload});
     router_add(&(struct route){.method = "GET", .pattern = "/test/deferred", .handler = deferred});
+    router_add(&(struct route){
+        .method = "POST", .pattern = "/test/store", .handler = store, .max_body = cfg.max_upload});
+    data_dir = cfg.data_dir;
+    if (!upload_prepare_dir(cfg.data_dir, err, sizeof(err))) {
+        fprintf(stderr, "http-testd: %s\n", err);
+        return 1;
+    }
     router_add(&(struct route){.method = "GET", .pattern = "/test/stream", .handler = stream});
     http_metrics_init();
     if (!metrics_start(1))
@@ -235,8 +277,13 @@ int main(int argc, char **argv)
         listen_format(&addr, name, sizeof(name));
         log_info("listening on %s", name);
     }
-    struct worker_spec spec = {
-        .cfg = &cfg, .fds = fds, .fd_tls = fd_tls, .nfds = nfds, .tls = tls, .setup = setup};
+    struct worker_spec spec = {.cfg = &cfg,
+                               .fds = fds,
+                               .fd_tls = fd_tls,
+                               .nfds = nfds,
+                               .tls = tls,
+                               .setup = setup,
+                               .teardown = teardown};
     int rc = worker_run(&spec);
     for (size_t i = 0; i < nfds; i++)
         close(fds[i]);
