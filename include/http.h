@@ -48,6 +48,10 @@ struct http_kv {
  * queued bytes; on_drain fires once they fall below the low-water mark. */
 #define HTTP_OUTPUT_HIGH_WATER (256 * 1024)
 #define HTTP_OUTPUT_LOW_WATER  (64 * 1024)
+/* A request body still arriving after the response is read and dropped when
+ * at most this much is left, so the exchange ends cleanly (keep-alive on
+ * HTTP/1.1, no RST_STREAM on HTTP/2); a bigger rest is cut off. */
+#define HTTP_DISCARD_MAX (1024 * 1024)
 
 /* Operations a protocol implements for its requests (internal to src/http). */
 struct http_proto_ops {
@@ -77,6 +81,7 @@ struct http_request {
     size_t nparams;
     uint64_t start_ns;       /* monotonic time the headers were complete */
     uint64_t conn_seq;       /* 1 for the first request on its connection, then 2, … */
+    uint64_t conn_id;        /* the connection number in this process (logs: conn=) */
     struct event_base *base; /* the loop this request lives on */
 
     /* --- set by the handler --- */
@@ -95,6 +100,7 @@ struct http_request {
     bool body_done;   /* request body fully received */
     bool body_paused; /* handler asked to pause */
     bool aborted;
+    bool refused;        /* reset as REFUSED_STREAM (http_request_refuse) */
     int64_t resp_length; /* Content-Length of the response, -1 = streamed */
     uint64_t resp_bytes;
     uint64_t body_bytes; /* request body bytes delivered so far */
@@ -135,6 +141,9 @@ void http_response_finish(struct http_request *req);
  * drops the connection. The request is freed later by its connection; the
  * handler must not touch it after this call (on_abort is not called). */
 void http_request_reset(struct http_request *req);
+/* Like http_request_reset, but tells the client the request was not
+ * processed and is safe to retry (HTTP/2 REFUSED_STREAM). */
+void http_request_refuse(struct http_request *req);
 /* Accept no further requests on this request's connection: HTTP/2 sends
  * GOAWAY naming this stream as the last one, HTTP/1.1 answers with
  * "connection: close". In-flight requests still complete. */

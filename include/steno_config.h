@@ -37,6 +37,12 @@ struct steno_config {
     int64_t h2_max_streams;
     uint64_t h2_stream_window;
     int64_t backlog;
+    bool migrate;
+    int64_t db_pool_size;
+    int64_t db_queue_max;
+    double db_statement_timeout;
+    double db_query_timeout;
+    double db_connect_timeout;
 };
 
 extern const struct config_option steno_options[];

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "db_metrics.h"
+#include "db_migrate.h"
 #include "http_metrics.h"
 #include "listen.h"
 #include "log.h"
@@ -84,6 +86,36 @@ int main(int argc, char **argv)
     if (!log_open(cfg.log_file))
         fprintf(stderr, "stenod: logging to stderr\n");
 
+    if (cfg.migrate) {
+        int mrc = 0;
+        if (!cfg.database_url || !*cfg.database_url) {
+            log_error("--migrate needs --database-url (or STENO_DATABASE_URL)");
+            mrc = 2;
+        } else if (!db_migrate_run(cfg.database_url, err, sizeof(err))) {
+            log_error("migrate: %s", err);
+            mrc = 1;
+        } else {
+            log_info("migrate: schema at version %d", db_schema_version());
+        }
+        steno_config_free(&cfg);
+        log_close();
+        return mrc;
+    }
+    /* Refuse to serve on a schema older than this binary needs; an
+     * unreachable server is not fatal (degraded start, jobs wait). */
+    if (cfg.database_url && *cfg.database_url) {
+        int found;
+        if (!db_schema_check(cfg.database_url, &found, err, sizeof(err))) {
+            if (found >= 0) {
+                log_error("%s", err);
+                steno_config_free(&cfg);
+                log_close();
+                return 1;
+            }
+            log_warn("PostgreSQL unreachable at start-up, starting degraded: %s", err);
+        }
+    }
+
     SSL_CTX *tls = NULL;
     if (cfg.tls_listen.n &&
         !(tls = tls_server_ctx_new(cfg.tls_cert, cfg.tls_key, err, sizeof(err)))) {
@@ -93,6 +125,7 @@ int main(int argc, char **argv)
     }
     api_register_routes(&cfg);
     http_metrics_init();
+    db_metrics_init();
     unsigned n = (unsigned)cfg.workers;
     int rc = 1;
     struct worker_spec *specs = xcalloc(n, sizeof(*specs));

@@ -61,6 +61,18 @@ const struct config_option steno_options[] = {
     OPT_RANGE("h2-stream-window", "STENO_H2_STREAM_WINDOW", CFG_SIZE, h2_stream_window, "256k",
               "HTTP/2 per-stream receive window (upload backpressure)", 65535, 2147483647),
     OPT_RANGE("backlog", "STENO_BACKLOG", CFG_INT, backlog, "511", "listen(2) backlog", 1, 65535),
+    OPT("migrate", NULL, CFG_BOOL, migrate, "false",
+        "apply pending schema migrations to --database-url, then exit"),
+    OPT_RANGE("db-pool-size", "STENO_DB_POOL_SIZE", CFG_INT, db_pool_size, "4",
+              "PostgreSQL connections per worker process", 1, 100),
+    OPT_RANGE("db-queue-max", "STENO_DB_QUEUE_MAX", CFG_INT, db_queue_max, "1024",
+              "queries that may wait for a PostgreSQL connection, per worker", 0, 1000000),
+    OPT("db-statement-timeout", "STENO_DB_STATEMENT_TIMEOUT", CFG_SECONDS, db_statement_timeout,
+        "30s", "server-side limit per SQL statement (0 = none)"),
+    OPT("db-query-timeout", "STENO_DB_QUERY_TIMEOUT", CFG_SECONDS, db_query_timeout, "35s",
+        "client-side limit from submission to answer, queue wait included (0 = none)"),
+    OPT("db-connect-timeout", "STENO_DB_CONNECT_TIMEOUT", CFG_SECONDS, db_connect_timeout, "5s",
+        "limit per PostgreSQL connection attempt"),
 };
 const size_t steno_noptions = sizeof(steno_options) / sizeof(steno_options[0]);
 

@@ -64,7 +64,12 @@ static struct http_server_limits limits_from(const struct steno_config *cfg)
 int worker_run(const struct worker_spec *spec)
 {
     struct worker w = {.spec = spec};
-    w.base = event_base_new();
+    /* precise timers: the upstream timeouts and the mock's latency model are
+     * in milliseconds; the coarse clock fires up to a few ms early */
+    struct event_config *ec = event_config_new();
+    event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
+    w.base = event_base_new_with_config(ec);
+    event_config_free(ec);
     if (!w.base) {
         log_error("worker %u: cannot create the event loop", spec->slot);
         return 1;

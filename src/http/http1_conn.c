@@ -20,9 +20,6 @@
 #include "http1_parser.h"
 #include "log.h"
 
-/* A body still arriving after the response is read and dropped when it is
- * this small, so the connection can be kept; bigger ones close it. */
-#define DISCARD_MAX    (1024 * 1024)
 #define LINGER_SECONDS 2.0
 #define READ_CHUNK     (64 * 1024)
 
@@ -150,7 +147,7 @@ static void h1_finish(struct http_request *req)
     /* Answered before the body ended (an early error, or a handler that
      * does not need it all). Drop a small rest; close on a big one. */
     int64_t left = req->content_length >= 0 ? req->content_length - (int64_t)req->body_bytes : -1;
-    if (left < 0 || left > DISCARD_MAX) {
+    if (left < 0 || left > HTTP_DISCARD_MAX) {
         h->linger_needed = true;
         close_when_flushed(h);
     } else
@@ -200,6 +197,7 @@ static struct http_request *new_request(struct h1 *h)
     req->ops = &h1_ops;
     req->proto_ctx = h;
     req->conn_seq = ++h->requests;
+    req->conn_id = h->c->id;
     req->base = http_server_base(h->c->srv);
     return req;
 }

@@ -49,6 +49,7 @@ struct h2 {
     unsigned nstreams;
     uint64_t requests; /* streams opened on this connection */
     bool goaway;
+    int32_t goaway_last; /* streams above it were not accepted: refuse them */
 };
 
 static void schedule_flush(struct h2 *h)
@@ -139,8 +140,13 @@ static void h2_finish(struct http_request *req)
         s->deferred = false;
         nghttp2_session_resume_data(s->h->session, s->id);
     }
-    if (!s->end_stream)
-        s->rst_after = true;
+    if (!s->end_stream) {
+        /* answered before the body ended: drop a small rest, reset a big one */
+        int64_t left =
+            req->content_length >= 0 ? req->content_length - (int64_t)req->body_bytes : -1;
+        if (left < 0 || left > HTTP_DISCARD_MAX)
+            s->rst_after = true;
+    }
     http_request_log_done(req);
     schedule_flush(s->h);
 }
@@ -163,7 +169,8 @@ static size_t h2_pending(struct http_request *req)
 static void h2_reset(struct http_request *req)
 {
     struct h2_stream *s = req->proto_ctx;
-    nghttp2_submit_rst_stream(s->h->session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_INTERNAL_ERROR);
+    nghttp2_submit_rst_stream(s->h->session, NGHTTP2_FLAG_NONE, s->id,
+                              req->refused ? NGHTTP2_REFUSED_STREAM : NGHTTP2_INTERNAL_ERROR);
     schedule_flush(s->h);
 }
 
@@ -173,6 +180,7 @@ static void h2_goaway(struct http_request *req)
     if (s->h->goaway)
         return;
     s->h->goaway = true;
+    s->h->goaway_last = s->id;
     nghttp2_submit_goaway(s->h->session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR, NULL, 0);
     schedule_flush(s->h);
 }
@@ -239,6 +247,12 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     struct h2 *h = arg;
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
+    if (h->goaway && frame->hd.stream_id > h->goaway_last) {
+        /* opened before our GOAWAY reached the client: never processed */
+        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                                  NGHTTP2_REFUSED_STREAM);
+        return 0;
+    }
     struct h2_stream *s = xcalloc(1, sizeof(*s));
     s->h = h;
     s->id = frame->hd.stream_id;
@@ -247,6 +261,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     s->req->ops = &h2_ops;
     s->req->proto_ctx = s;
     s->req->conn_seq = ++h->requests;
+    s->req->conn_id = h->c->id;
     s->req->base = http_server_base(h->c->srv);
     s->next = h->streams;
     if (h->streams)
@@ -486,9 +501,8 @@ static void on_drain_request(struct http_conn *c)
 {
     struct h2 *h = c->proto_state;
     h->goaway = true;
-    nghttp2_submit_goaway(h->session, NGHTTP2_FLAG_NONE,
-                          nghttp2_session_get_last_proc_stream_id(h->session), NGHTTP2_NO_ERROR,
-                          NULL, 0);
+    h->goaway_last = nghttp2_session_get_last_proc_stream_id(h->session);
+    nghttp2_submit_goaway(h->session, NGHTTP2_FLAG_NONE, h->goaway_last, NGHTTP2_NO_ERROR, NULL, 0);
     schedule_flush(h);
 }
 

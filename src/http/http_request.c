@@ -310,6 +310,12 @@ void http_request_reset(struct http_request *req)
     req->ops->reset(req);
 }
 
+void http_request_refuse(struct http_request *req)
+{
+    req->refused = true;
+    http_request_reset(req);
+}
+
 void http_request_goaway(struct http_request *req)
 {
     if (!req->aborted)

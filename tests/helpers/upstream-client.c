@@ -26,7 +26,7 @@
 struct opts {
     char *url, *api_key, *ca_file, *out_dir, *log_level, *model;
     struct config_list jobs;
-    int64_t connections, inflight, retries, sequential;
+    int64_t connections, inflight, retries, sequential, parallel;
     double timeout_min, backoff_base, backoff_cap, rpm, idle, ping;
     bool words;
 };
@@ -43,7 +43,8 @@ static const struct config_option options[] = {
     O("connections", CFG_INT, connections, "4", "max connections"),
     O("inflight", CFG_INT, inflight, "16", "global in-flight cap"),
     O("retries", CFG_INT, retries, "3", "retries per call"),
-    O("sequential", CFG_INT, sequential, "0", "send N calls one after another (first job's file)"),
+    O("sequential", CFG_INT, sequential, "0", "send N calls in a closed loop (first job's file)"),
+    O("parallel", CFG_INT, parallel, "1", "with --sequential: calls kept in flight"),
     O("timeout-min", CFG_SECONDS, timeout_min, "60", "minimum request timeout"),
     O("backoff-base", CFG_SECONDS, backoff_base, "0.05", "retry backoff base"),
     O("backoff-cap", CFG_SECONDS, backoff_cap, "2", "retry backoff cap"),
@@ -224,8 +225,11 @@ int main(int argc, char **argv)
     }
     t0 = now();
     if (o.sequential > 0) {
-        sequential_left = (unsigned)o.sequential - 1;
-        submit(&jobs[0], 0);
+        unsigned first = o.parallel > 0 && o.parallel < o.sequential ? (unsigned)o.parallel
+                                                                     : (unsigned)o.sequential;
+        sequential_left = (unsigned)o.sequential - first;
+        for (unsigned k = 0; k < first; k++)
+            submit(&jobs[0], k * 1000000u);
     } else {
         for (size_t i = 0; i < njobs; i++)
             for (unsigned k = 0; k < jobs[i].count; k++)

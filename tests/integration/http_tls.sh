@@ -3,14 +3,7 @@
 # certificate refused at start, and h2load over TLS.
 . "$(dirname "$0")/lib.sh"
 
-# a throwaway CA and a server certificate for 127.0.0.1/localhost
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-    -subj /CN=steno-test-ca -keyout "$T/ca.key" -out "$T/ca.pem" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
-    -keyout "$T/key.pem" -out "$T/csr.pem" 2>/dev/null
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$T/ext.cnf"
-openssl x509 -req -in "$T/csr.pem" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial \
-    -days 1 -extfile "$T/ext.cnf" -out "$T/cert.pem" 2>/dev/null
+make_certs
 
 TP=$(free_port)
 start_server "$BUILD/stenod" stenod --tls-listen "127.0.0.1:$TP" \

@@ -98,6 +98,18 @@ metric() { # metric PORT 'name{labels}' → summed value (0 when absent)
     curl -s "http://127.0.0.1:$1/metrics" | awk -v k="$2" '$1 == k { s += $2 } END { print s + 0 }'
 }
 
+# make_certs: a throwaway CA ($T/ca.pem) and a server certificate for
+# localhost/127.0.0.1 signed by it ($T/cert.pem, $T/key.pem).
+make_certs() {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+        -subj /CN=steno-test-ca -keyout "$T/ca.key" -out "$T/ca.pem" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
+        -keyout "$T/key.pem" -out "$T/csr.pem" 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$T/ext.cnf"
+    openssl x509 -req -in "$T/csr.pem" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial \
+        -days 1 -extfile "$T/ext.cnf" -out "$T/cert.pem" 2>/dev/null
+}
+
 finish() {
     echo "$PASSED passed, $FAILED failed"
     [ "$FAILED" -eq 0 ]
