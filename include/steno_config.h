@@ -43,6 +43,20 @@ struct steno_config {
     double db_statement_timeout;
     double db_query_timeout;
     double db_connect_timeout;
+    char *upstream_ca_file;
+    int64_t upstream_connections;
+    int64_t upstream_concurrency;
+    double upstream_rpm;
+    int64_t upstream_retries;
+    double upstream_timeout_min;
+    double upstream_timeout_factor;
+    char *chunk_format;
+    double chunk_min;
+    double chunk_max;
+    uint64_t chunk_max_bytes;
+    int64_t jobs_per_worker;
+    double lease;
+    double claim_interval;
 };
 
 extern const struct config_option steno_options[];

@@ -37,6 +37,7 @@ struct upload_result {
     char *filename;     /* client's file name, or NULL */
     char *content_type; /* of the audio part/body, or NULL */
     json_t *fields;     /* other multipart fields {name: "value"}; owned */
+    bool fresh;         /* this upload created the stored file (else it existed) */
 };
 
 /* Runs once, on the loop: err == UPLOAD_OK with res filled, or an error with
@@ -47,9 +48,9 @@ typedef void (*upload_done_cb)(struct http_request *req, struct upload_result *r
 
 /* Take over req's body. Returns UPLOAD_OK when streaming started (the
  * callback follows), or an error to answer at once (nothing was created).
- * `on_abort` (may be NULL) lets the handler learn the client left. */
+ * `on_abort(arg)` (may be NULL) runs instead of cb when the client leaves. */
 enum upload_error upload_start(struct http_request *req, const char *data_dir, struct bio *bio,
-                               upload_done_cb cb, void *arg, http_req_fn on_abort);
+                               upload_done_cb cb, void *arg, void (*on_abort)(void *arg));
 
 void upload_result_free(struct upload_result *res);
 /* HTTP status for an error. */

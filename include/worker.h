@@ -27,6 +27,8 @@ struct worker_spec {
     void *setup_arg;
     /* Optional: called after the loop stopped, before it is freed. */
     void (*teardown)(void *arg);
+    /* Optional: called at SIGTERM/SIGINT, when the drain starts. */
+    void (*drain)(void *arg);
 };
 
 /* Runs until shut down; returns the process exit code. */

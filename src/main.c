@@ -6,9 +6,13 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "audio_encode.h"
 #include "db_metrics.h"
 #include "db_migrate.h"
 #include "http_metrics.h"
+#include "jobs.h"
+#include "upload.h"
+#include "upstream.h"
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
@@ -18,6 +22,29 @@
 #include "worker.h"
 
 #define VERSION "0.1.0"
+
+/* Each worker runs its own jobs service (database pool, upstream pool,
+ * engine, runner), created after fork on the worker's loop. */
+static struct jobs *service;
+
+static void worker_setup(struct event_base *base, void *arg)
+{
+    char err[256];
+    service = jobs_start(base, arg, err, sizeof(err));
+    if (!service)
+        log_error("jobs service not started: %s", err);
+}
+
+static void worker_drain(void *arg)
+{
+    jobs_drain(service);
+}
+
+static void worker_teardown(void *arg)
+{
+    jobs_stop(service);
+    service = NULL;
+}
 
 /* Bind every listener once per worker: with SO_REUSEPORT each worker gets
  * its own accept queue, and the supervisor keeps them across restarts. */
@@ -123,8 +150,20 @@ int main(int argc, char **argv)
         steno_config_free(&cfg);
         return 1;
     }
+    enum audio_encode_format chunk_format;
+    if (!audio_encode_parse_format(cfg.chunk_format, &chunk_format)) {
+        log_error("--chunk-format must be flac, wav or original, not '%s'", cfg.chunk_format);
+        steno_config_free(&cfg);
+        return 2;
+    }
+    if (!upload_prepare_dir(cfg.data_dir, err, sizeof(err))) {
+        log_error("%s", err);
+        steno_config_free(&cfg);
+        return 1;
+    }
     api_register_routes(&cfg);
     http_metrics_init();
+    upstream_metrics_init();
     db_metrics_init();
     unsigned n = (unsigned)cfg.workers;
     int rc = 1;
@@ -133,6 +172,10 @@ int main(int argc, char **argv)
         specs[i].cfg = &cfg;
         specs[i].slot = i;
         specs[i].tls = tls;
+        specs[i].setup = worker_setup;
+        specs[i].setup_arg = &cfg;
+        specs[i].drain = worker_drain;
+        specs[i].teardown = worker_teardown;
     }
     if (!metrics_start(n)) {
         log_error("cannot map shared memory for metrics");

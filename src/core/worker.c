@@ -34,6 +34,8 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
     log_info("worker %u: %s, finishing %zu connections (deadline %.0fs)", w->spec->slot,
              sig == SIGINT ? "SIGINT" : "SIGTERM", http_server_connections(w->srv),
              w->spec->cfg->shutdown_timeout);
+    if (w->spec->drain)
+        w->spec->drain(w->spec->setup_arg);
     http_server_shutdown(w->srv, w->spec->cfg->shutdown_timeout, drained, w);
 }
 

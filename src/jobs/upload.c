@@ -24,7 +24,7 @@ struct upload {
     struct bio *bio;
     upload_done_cb cb;
     void *arg;
-    http_req_fn on_abort;
+    void (*on_abort)(void *arg);
     char *data_dir;
     char *tmp_path;
     int fd;
@@ -231,6 +231,7 @@ static void on_synced(int err, void *arg)
     char *dst = xasprintf("%s/audio/%s", u->data_dir, u->res->sha256);
     struct stat st;
     if (stat(dst, &st) == 0 && (uint64_t)st.st_size == u->res->bytes) {
+        u->res->fresh = false;
         bio_submit(u->bio, BIO_JOB_UNLINK, -1, u->tmp_path, NULL, NULL);
     } else if (rename(u->tmp_path, dst) < 0) {
         free(dst);
@@ -242,7 +243,8 @@ static void on_synced(int err, void *arg)
         u->failed = UPLOAD_IO;
         finish_error(u);
         return;
-    }
+    } else
+        u->res->fresh = true;
     free(u->tmp_path);
     u->tmp_path = NULL;
     u->res->path = dst;
@@ -285,7 +287,8 @@ static void on_body_end(struct http_request *req)
 static void on_abort(struct http_request *req)
 {
     struct upload *u = req->user;
-    http_req_fn handler_abort = u->on_abort;
+    void (*handler_abort)(void *) = u->on_abort;
+    void *handler_arg = u->arg;
     if (u->res) {
         /* fsync in flight: the bio callbacks finish and free */
         u->req = NULL;
@@ -295,7 +298,7 @@ static void on_abort(struct http_request *req)
     }
     req->user = NULL;
     if (handler_abort)
-        handler_abort(req);
+        handler_abort(handler_arg);
 }
 
 static bool is_audio_type(const char *ct)
@@ -306,7 +309,7 @@ static bool is_audio_type(const char *ct)
 }
 
 enum upload_error upload_start(struct http_request *req, const char *data_dir, struct bio *bio,
-                               upload_done_cb cb, void *arg, http_req_fn handler_abort)
+                               upload_done_cb cb, void *arg, void (*handler_abort)(void *arg))
 {
     const char *ct = http_request_header(req, "content-type");
     char boundary[MULTIPART_BOUNDARY_MAX + 1];

@@ -1,0 +1,70 @@
+/* jobs.h — the per-worker jobs service: storage, upstream, engine, runner.
+ *
+ * Each worker process creates one service after fork (jobs_start, from the
+ * worker's setup hook) and frees it before its loop is freed (jobs_stop).
+ * The HTTP handlers of src/api reach it through jobs_current(): one per
+ * process, single-threaded, so a process-wide pointer is the whole story.
+ *
+ * Pieces: a PostgreSQL pool (NULL without --database-url: job endpoints
+ * answer 503), the bio thread for fsync/unlink, the upstream pool, the
+ * engine, and the runner that claims queued jobs under a lease, renews it by
+ * heartbeat, reclaims expired leases and persists every chunk as it lands. */
+#ifndef STENO_JOBS_H
+#define STENO_JOBS_H
+
+#include <stdbool.h>
+
+#include <event2/event.h>
+
+#include "bio.h"
+#include "db_pool.h"
+#include "engine.h"
+#include "steno_config.h"
+#include "upstream.h"
+
+struct jobs;
+
+/* Create this worker's service; NULL with err when the configuration
+ * cannot work (a bad upstream URL or CA). An unreachable database is not an
+ * error: the pool reconnects, job endpoints answer 503 meanwhile. */
+struct jobs *jobs_start(struct event_base *base, const struct steno_config *cfg, char *err,
+                        size_t errlen);
+/* Stop claiming, cancel running engine jobs (their leases expire and another
+ * process resumes them), close everything. */
+void jobs_stop(struct jobs *j);
+
+/* The service of this process, or NULL (not started, or a tool without it). */
+struct jobs *jobs_current(void);
+
+const struct steno_config *jobs_config(const struct jobs *j);
+struct db_pool *jobs_db(const struct jobs *j); /* NULL without --database-url */
+struct bio *jobs_bio(const struct jobs *j);
+/* The lease owner name of this process ("host:pid"). */
+const char *jobs_owner(const struct jobs *j);
+/* SIGTERM: stop claiming and hand this process's jobs back to the queue. */
+void jobs_drain(struct jobs *j);
+/* Wake the claimer now (after a submission in this process). */
+void jobs_kick(struct jobs *j);
+/* A job was cancelled by the API: stop it here if this process runs it. */
+void jobs_cancel_local(struct jobs *j, const char *id);
+
+/* What this process is doing now (for /api/queue-status). */
+struct jobs_local_stats {
+    unsigned running;  /* jobs this process runs */
+    unsigned capacity; /* --jobs-per-worker */
+    struct upstream_stats upstream;
+};
+void jobs_local_stats(const struct jobs *j, struct jobs_local_stats *out);
+
+/* Declare the service's metrics (before metrics_start / fork). */
+void jobs_metrics_init(void);
+
+/* Priority names ↔ the jobs.priority column (0 high, 1 medium, 2 low). */
+bool jobs_priority_parse(const char *name, int *out) MUST_CHECK;
+const char *jobs_priority_name(int prio);
+
+/* A uuid in canonical text form (8-4-4-4-12 hex)? Checked before SQL, so a
+ * malformed id is a 404, not a database error. */
+bool jobs_id_valid(const char *id);
+
+#endif

@@ -1,0 +1,79 @@
+/* api_call.h — what the job endpoints of src/api share: reaching the
+ * database from a handler, answering from the database callback, and the
+ * errors every endpoint gives the same way.
+ *
+ * A handler that queries creates one struct api_call, passes it as the
+ * query's callback argument and, in the callback, asks api_call_req() for
+ * its request: NULL means the client left meanwhile (the call is freed
+ * then, nothing more to do). Otherwise the callback answers and calls
+ * api_call_done(). The call outlives the request in that case only, so a
+ * database callback never touches a request its connection already freed. */
+#ifndef STENO_API_CALL_H
+#define STENO_API_CALL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "db_pool.h"
+#include "http.h"
+
+struct api_call {
+    struct http_request *req; /* NULL once the client left (set by on_abort) */
+    char id[37];              /* the job id the endpoint works on, lower-case; "" if none */
+    int fmt;                  /* endpoint-specific small value (a format, a limit) */
+    unsigned tries;           /* statements run so far (retry after a race) */
+};
+
+/* Attach a new call to `req` (req->user, req->on_abort). `id` may be NULL.
+ * The caller must pass it to exactly one db query whose callback ends in
+ * api_call_req() → api_call_done() (or api_call_req() returning NULL). */
+struct api_call *api_call_new(struct http_request *req, const char *id);
+/* The request to answer, or NULL when the client left: the call is freed
+ * in that case and must not be used again. */
+struct http_request *api_call_req(struct api_call *c);
+/* Detach from the request (after answering it) and free the call. */
+void api_call_done(struct api_call *c);
+
+/* The pool of this process's jobs service when a connection to PostgreSQL
+ * is up; otherwise answers 503 database_unavailable with Retry-After: 5 and
+ * returns NULL. Checked up front so a request never waits out the query
+ * timeout behind a server that is down. */
+struct db_pool *api_db_pool(struct http_request *req);
+
+/* When `r` is not DB_OK: answer (503 + Retry-After for an unavailable
+ * database — lost connection, timeout, full queue, shutdown, statement
+ * timeout — 500 for anything else, logged with `what`) and return true. */
+bool api_db_failed(struct http_request *req, const struct db_result *r, const char *what);
+
+/* The {id} path parameter when it is a uuid; otherwise answers 404
+ * job_not_found and returns NULL (a malformed id names no job, so it never
+ * reaches SQL). */
+const char *api_path_job_id(struct http_request *req);
+/* 404 job_not_found for `id`. */
+void api_respond_job_not_found(struct http_request *req, const char *id);
+
+/* 503 database_unavailable with Retry-After: 5. */
+void api_respond_unavailable(struct http_request *req, const char *why);
+
+/* JSON answer like http_respond_json (compact, final newline, steals
+ * `body`) but with floats at 15 significant digits, so 12.3 stays "12.3". */
+void api_respond_json(struct http_request *req, int status, json_t *body);
+/* Answer `status` with JSON text built by PostgreSQL (json_build_object…):
+ * parsed and re-encoded by api_respond_json. 500 when it does not parse. */
+void api_respond_json_text(struct http_request *req, int status, const char *text);
+
+/* A statement prepared lazily on the pool it first runs on. Declare one
+ * `static struct api_stmt` per SQL text; the pool is per process, so the
+ * handle is cached per process and re-registered only for another pool. */
+struct api_stmt {
+    const char *sql;
+    struct db_pool *pool;
+    db_stmt handle;
+};
+db_stmt api_stmt_get(struct db_pool *pool, struct api_stmt *s);
+
+/* SQL for a timestamptz column as RFC 3339 UTC with milliseconds
+ * ("2026-11-22T16:20:01.123Z"); NULL stays NULL. */
+#define API_SQL_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+#endif

@@ -1,0 +1,162 @@
+/* jobs.c — the per-worker jobs service: assembly and small helpers. */
+#include "jobs.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jobs_internal.h"
+#include "log.h"
+
+static struct jobs *current;
+
+struct jobs *jobs_current(void)
+{
+    return current;
+}
+
+const struct steno_config *jobs_config(const struct jobs *j)
+{
+    return j->cfg;
+}
+
+struct db_pool *jobs_db(const struct jobs *j)
+{
+    return j->db;
+}
+
+struct bio *jobs_bio(const struct jobs *j)
+{
+    return j->bio;
+}
+
+const char *jobs_owner(const struct jobs *j)
+{
+    return j->owner;
+}
+
+void jobs_local_stats(const struct jobs *j, struct jobs_local_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->running = j->nrunning;
+    out->capacity = (unsigned)j->cfg->jobs_per_worker;
+    upstream_get_stats(j->up, &out->upstream);
+}
+
+bool jobs_priority_parse(const char *name, int *out)
+{
+    static const char *const names[] = {"high", "medium", "low"};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(name, names[i]) == 0) {
+            *out = i;
+            return true;
+        }
+    return false;
+}
+
+const char *jobs_priority_name(int prio)
+{
+    static const char *const names[] = {"high", "medium", "low"};
+    return prio >= 0 && prio < 3 ? names[prio] : "medium";
+}
+
+bool jobs_id_valid(const char *id)
+{
+    if (!id || strlen(id) != 36)
+        return false;
+    for (int i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? id[i] != '-' : !isxdigit((unsigned char)id[i]))
+            return false;
+    }
+    return true;
+}
+
+static struct upstream *make_upstream(struct event_base *base, const struct steno_config *cfg,
+                                      char *err, size_t errlen)
+{
+    struct upstream_config uc;
+    upstream_config_defaults(&uc);
+    uc.url = cfg->upstream_url;
+    uc.api_key = cfg->api_key;
+    uc.ca_file = cfg->upstream_ca_file;
+    uc.max_connections = (unsigned)cfg->upstream_connections;
+    uc.max_inflight = (unsigned)cfg->upstream_concurrency;
+    /* the server-wide rate is split evenly between the workers */
+    uc.rpm = cfg->upstream_rpm > 0 ? cfg->upstream_rpm / (double)cfg->workers : 0;
+    uc.max_retries = (unsigned)cfg->upstream_retries;
+    uc.timeout_min = cfg->upstream_timeout_min;
+    uc.timeout_factor = cfg->upstream_timeout_factor;
+    return upstream_new(base, &uc, err, errlen);
+}
+
+static struct engine *make_engine(struct event_base *base, struct upstream *up,
+                                  const struct steno_config *cfg)
+{
+    struct engine_config ec;
+    engine_config_defaults(&ec);
+    if (!audio_encode_parse_format(cfg->chunk_format, &ec.chunk_format))
+        ec.chunk_format = AUDIO_ENCODE_FLAC; /* validated at start-up */
+    ec.plan.concurrency = (int)cfg->upstream_concurrency;
+    ec.plan.min_chunk_seconds = cfg->chunk_min;
+    ec.plan.max_chunk_seconds = cfg->chunk_max;
+    /* multipart framing and headers come off the upstream's body limit */
+    ec.plan.max_encoded_bytes = (int64_t)cfg->chunk_max_bytes - 64 * 1024;
+    ec.max_outstanding = (unsigned)cfg->upstream_concurrency + 4;
+    return engine_new(base, up, &ec);
+}
+
+struct jobs *jobs_start(struct event_base *base, const struct steno_config *cfg, char *err,
+                        size_t errlen)
+{
+    struct jobs *j = xcalloc(1, sizeof(*j));
+    j->base = base;
+    j->cfg = cfg;
+    char host[64] = "host";
+    gethostname(host, sizeof(host) - 1);
+    snprintf(j->owner, sizeof(j->owner), "%s:%d", host, (int)getpid());
+    j->bio = bio_new(base);
+    j->up = make_upstream(base, cfg, err, errlen);
+    if (!j->bio || !j->up) {
+        if (!j->bio)
+            snprintf(err, errlen, "cannot start the background I/O thread");
+        jobs_stop(j);
+        return NULL;
+    }
+    j->engine = make_engine(base, j->up, cfg);
+    if (cfg->database_url && *cfg->database_url) {
+        struct db_pool_options o;
+        db_pool_options_default(&o);
+        o.conninfo = cfg->database_url;
+        o.connections = (unsigned)cfg->db_pool_size;
+        o.max_queue = (unsigned)cfg->db_queue_max;
+        o.statement_timeout = cfg->db_statement_timeout;
+        o.query_timeout = cfg->db_query_timeout;
+        o.connect_timeout = cfg->db_connect_timeout;
+        j->db = db_pool_new(base, &o, err, errlen);
+        if (!j->db) {
+            jobs_stop(j);
+            return NULL;
+        }
+        jobs_runner_start(j);
+    }
+    current = j;
+    return j;
+}
+
+void jobs_stop(struct jobs *j)
+{
+    if (!j)
+        return;
+    if (current == j)
+        current = NULL;
+    jobs_runner_stop(j);
+    engine_free(j->engine);
+    upstream_free(j->up);
+    if (j->db)
+        db_pool_close(j->db);
+    bio_free(j->bio);
+    free(j);
+}

@@ -1,0 +1,34 @@
+/* jobs_internal.h — the jobs service's state, shared by src/jobs files. */
+#ifndef STENO_JOBS_INTERNAL_H
+#define STENO_JOBS_INTERNAL_H
+
+#include <sys/queue.h>
+
+#include "jobs.h"
+
+struct running_job;
+
+struct jobs {
+    struct event_base *base;
+    const struct steno_config *cfg;
+    struct db_pool *db;
+    struct bio *bio;
+    struct upstream *up;
+    struct engine *engine;
+    char owner[96];
+    /* runner */
+    LIST_HEAD(, running_job) running;
+    unsigned nrunning;
+    bool claiming;     /* a claim query is in flight */
+    bool stopping;
+    struct event *claim_ev;     /* periodic claim + reclaim of expired leases */
+    struct event *heartbeat_ev; /* lease renewal */
+    struct event *kick_ev;      /* claim now */
+    db_stmt st_claim, st_reclaim, st_heartbeat, st_chunks, st_chunk_start, st_chunk_done,
+        st_chunk_failed, st_done, st_failed, st_plan;
+};
+
+void jobs_runner_start(struct jobs *j);
+void jobs_runner_stop(struct jobs *j);
+
+#endif
