@@ -19,32 +19,33 @@ static void on_abort(struct http_request *req)
         c->req = NULL;
 }
 
+void api_call_attach(struct api_call *c, struct http_request *req)
+{
+    c->req = req;
+    req->user = c;
+    req->on_abort = on_abort;
+}
+
 struct api_call *api_call_new(struct http_request *req, const char *id)
 {
     struct api_call *c = xcalloc(1, sizeof(*c));
-    c->req = req;
     for (size_t i = 0; id && id[i] && i < sizeof(c->id) - 1; i++)
         c->id[i] = (char)tolower((unsigned char)id[i]); /* uuid text as PostgreSQL prints it */
-    req->user = c;
-    req->on_abort = on_abort;
+    api_call_attach(c, req);
     return c;
 }
 
-struct http_request *api_call_req(struct api_call *c)
+struct http_request *api_call_take(struct api_call *c)
 {
-    if (c->req)
-        return c->req;
-    free(c);
-    return NULL;
-}
-
-void api_call_done(struct api_call *c)
-{
-    if (c->req) {
-        c->req->on_abort = NULL;
-        c->req->user = NULL;
+    struct http_request *req = c->req;
+    if (!req) {
+        free(c);
+        return NULL;
     }
-    free(c);
+    req->on_abort = NULL;
+    req->user = NULL;
+    c->req = NULL;
+    return req;
 }
 
 void api_respond_unavailable(struct http_request *req, const char *why)
@@ -75,12 +76,12 @@ struct db_pool *api_db_pool(struct http_request *req)
     struct jobs *j = jobs_current();
     struct db_pool *pool = j ? jobs_db(j) : NULL;
     if (!pool) {
-        api_respond_unavailable(req, "no --database-url");
+        api_respond_unavailable(req, j ? "no --database-url" : "the jobs service is not running");
         return NULL;
     }
     struct db_pool_health h;
     db_pool_health(pool, &h);
-    if (h.up == 0) {
+    if (h.up == 0 && h.last_error[0]) { /* down, not merely still connecting */
         api_respond_unavailable(req, "no connection to PostgreSQL");
         return NULL;
     }

@@ -2,12 +2,13 @@
  * database from a handler, answering from the database callback, and the
  * errors every endpoint gives the same way.
  *
- * A handler that queries creates one struct api_call, passes it as the
- * query's callback argument and, in the callback, asks api_call_req() for
- * its request: NULL means the client left meanwhile (the call is freed
- * then, nothing more to do). Otherwise the callback answers and calls
- * api_call_done(). The call outlives the request in that case only, so a
- * database callback never touches a request its connection already freed. */
+ * A handler that queries creates one struct api_call and passes it as the
+ * query's callback argument. The callback first takes its request back with
+ * api_call_take(): NULL means the client left meanwhile (the call is freed
+ * then, nothing more to do); otherwise the request is detached from the
+ * call — answering may free it at once, so nothing must refer to it
+ * afterwards — and the callback answers and frees the call. A callback that
+ * queries again instead re-attaches with api_call_attach(). */
 #ifndef STENO_API_CALL_H
 #define STENO_API_CALL_H
 
@@ -24,20 +25,22 @@ struct api_call {
     unsigned tries;           /* statements run so far (retry after a race) */
 };
 
-/* Attach a new call to `req` (req->user, req->on_abort). `id` may be NULL.
- * The caller must pass it to exactly one db query whose callback ends in
- * api_call_req() → api_call_done() (or api_call_req() returning NULL). */
+/* A new call attached to `req` (req->user, req->on_abort); `id` (may be
+ * NULL) is copied lower-cased. It must go to exactly one db query whose
+ * callback starts with api_call_take(). */
 struct api_call *api_call_new(struct http_request *req, const char *id);
-/* The request to answer, or NULL when the client left: the call is freed
- * in that case and must not be used again. */
-struct http_request *api_call_req(struct api_call *c);
-/* Detach from the request (after answering it) and free the call. */
-void api_call_done(struct api_call *c);
+/* Attach again before the next query (a callback that runs another one). */
+void api_call_attach(struct api_call *c, struct http_request *req);
+/* The request to answer, detached from the call, or NULL when the client
+ * left (the call is freed then and must not be used again). Otherwise the
+ * caller frees the call with free(). */
+struct http_request *api_call_take(struct api_call *c);
 
-/* The pool of this process's jobs service when a connection to PostgreSQL
- * is up; otherwise answers 503 database_unavailable with Retry-After: 5 and
- * returns NULL. Checked up front so a request never waits out the query
- * timeout behind a server that is down. */
+/* The pool of this process's jobs service; NULL after answering 503
+ * database_unavailable (Retry-After: 5) when there is none or when no
+ * connection is up and the last attempt failed. Checked up front so a
+ * request never waits out the query timeout behind a server that is down;
+ * a pool still making its first connections takes the query (it waits). */
 struct db_pool *api_db_pool(struct http_request *req);
 
 /* When `r` is not DB_OK: answer (503 + Retry-After for an unavailable

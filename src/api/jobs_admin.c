@@ -41,7 +41,7 @@ static struct api_stmt st_retry = {
 static void retry_done(const struct db_result *r, void *arg)
 {
     struct api_call *c = arg;
-    struct http_request *req = api_call_req(c);
+    struct http_request *req = api_call_take(c);
     if (!req)
         return;
     const char *prev = db_result_value(r, 0, 0);
@@ -61,7 +61,7 @@ static void retry_done(const struct db_result *r, void *arg)
                                    "chunks_requeued",
                                    (json_int_t)strtoll(db_result_value(r, 0, 2), NULL, 10)));
     }
-    api_call_done(c);
+    free(c);
 }
 
 void api_job_retry(struct http_request *req)
@@ -104,12 +104,12 @@ static struct api_stmt st_delete = {
  * between the snapshot and the row lock; more means something is wrong. */
 #define DELETE_TRIES 3
 
-static void delete_run(struct db_pool *pool, struct api_call *c);
+static void delete_run(struct db_pool *pool, struct api_call *c, struct http_request *req);
 
 static void delete_done(const struct db_result *r, void *arg)
 {
     struct api_call *c = arg;
-    struct http_request *req = api_call_req(c);
+    struct http_request *req = api_call_take(c);
     if (!req)
         return;
     const char *prev = db_result_value(r, 0, 0);
@@ -130,7 +130,8 @@ static void delete_done(const struct db_result *r, void *arg)
         struct jobs *j = jobs_current();
         struct db_pool *pool = j ? jobs_db(j) : NULL;
         if (pool) {
-            delete_run(pool, c); /* raced with a state change: again */
+            log_ctx_info(req->log_ctx, "api: job=%s changed state under the delete; again", c->id);
+            delete_run(pool, c, req);
             return;
         }
         api_respond_unavailable(req, "shutting down");
@@ -138,13 +139,15 @@ static void delete_done(const struct db_result *r, void *arg)
         http_respond_error(req, 409, "invalid_request_error", "job_busy",
                            "job %s keeps changing state; try again", c->id);
     }
-    api_call_done(c);
+    free(c);
 }
 
-static void delete_run(struct db_pool *pool, struct api_call *c)
+/* (Re)attach the call to its request and run the statement. */
+static void delete_run(struct db_pool *pool, struct api_call *c, struct http_request *req)
 {
+    api_call_attach(c, req);
     c->tries++;
-    const char *params[] = {c->id, c->req->id};
+    const char *params[] = {c->id, req->id};
     db_pool_exec(pool, api_stmt_get(pool, &st_delete), 2, params, delete_done, c);
 }
 
@@ -153,7 +156,7 @@ void api_job_delete(struct http_request *req)
     const char *id = api_path_job_id(req);
     struct db_pool *pool = id ? api_db_pool(req) : NULL;
     if (pool)
-        delete_run(pool, api_call_new(req, id));
+        delete_run(pool, api_call_new(req, id), req);
 }
 
 /* ---- GET /api/queue-status ---- */
@@ -211,7 +214,7 @@ static json_t *local_json(struct jobs *j, json_t **database)
 static void queue_done(const struct db_result *r, void *arg)
 {
     struct api_call *c = arg;
-    struct http_request *req = api_call_req(c);
+    struct http_request *req = api_call_take(c);
     if (!req)
         return;
     struct jobs *j = jobs_current();
@@ -224,7 +227,7 @@ static void queue_done(const struct db_result *r, void *arg)
                                    processing, "database", database, "workers",
                                    (json_int_t)jobs_config(j)->workers, "mode", "full"));
     }
-    api_call_done(c);
+    free(c);
 }
 
 void api_queue_status(struct http_request *req)

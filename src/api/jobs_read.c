@@ -92,16 +92,17 @@ static struct api_stmt st_job_get = {
 
 static void job_get_done(const struct db_result *r, void *arg)
 {
-    struct http_request *req = api_call_req(arg);
+    struct api_call *c = arg;
+    struct http_request *req = api_call_take(c);
     if (!req)
         return;
     if (!api_db_failed(req, r, "job lookup")) {
         if (db_result_rows(r) == 0)
-            api_respond_job_not_found(req, ((struct api_call *)arg)->id);
+            api_respond_job_not_found(req, c->id);
         else
             api_respond_json_text(req, 200, db_result_value(r, 0, 0));
     }
-    api_call_done(arg);
+    free(c);
 }
 
 void api_job_get(struct http_request *req)
@@ -125,10 +126,11 @@ void api_job_get(struct http_request *req)
  * id, $3 how many rows (the page + 1, to learn whether another follows).
  * Both shapes match an index exactly (jobs_list, jobs_list_by_status), so a
  * page is a short index range scan whatever its depth. */
+#define LIST_CREATED  API_SQL_TS("created_at")
+#define LIST_FINISHED API_SQL_TS("finished_at")
 #define LIST_COLUMNS                                                                               \
-    "SELECT id, status, priority, " API_SQL_TS("created_at") ", " API_SQL_TS(                      \
-        "finished_at") ","                                                                         \
-                       " (extract(epoch FROM created_at) * 1000000)::bigint FROM jobs WHERE "
+    "SELECT id, status, priority, " LIST_CREATED ", " LIST_FINISHED ","                            \
+    " (extract(epoch FROM created_at) * 1000000)::bigint FROM jobs WHERE "
 #define LIST_AFTER                                                                                 \
     "(created_at, id) < (CASE WHEN $1::bigint IS NULL THEN 'infinity'::timestamptz"                \
     " ELSE 'epoch'::timestamptz + $1::bigint * interval '1 microsecond' END,"                      \
@@ -142,6 +144,8 @@ static struct api_stmt st_list_status = {.sql = LIST_COLUMNS "status = $4 AND " 
  * the uuid, base64url without padding — 32 characters. Opaque to clients;
  * validated strictly, so a damaged cursor is a 400 and never a SQL error. */
 #define CURSOR_LEN 32
+/* 2^53 µs: year 2255, and exact through PostgreSQL's float interval math. */
+#define CURSOR_MICROS_MAX (UINT64_C(1) << 53)
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 static int hexval(char c)
@@ -197,6 +201,8 @@ static bool cursor_decode(const char *s, char *micros_out, size_t mlen, char *uu
     uint64_t u = 0;
     for (int i = 0; i < 8; i++)
         u = u << 8 | raw[i];
+    if (u >= CURSOR_MICROS_MAX)
+        return false; /* no job was created then: a forged cursor */
     snprintf(micros_out, mlen, "%" PRId64, (int64_t)u);
     char *o = uuid_out;
     for (int k = 0; k < 16; k++) {
@@ -249,7 +255,7 @@ static json_t *list_item(const struct db_result *r, int row)
 static void list_done(const struct db_result *r, void *arg)
 {
     struct api_call *c = arg;
-    struct http_request *req = api_call_req(c);
+    struct http_request *req = api_call_take(c);
     if (!req)
         return;
     if (!api_db_failed(req, r, "job list")) {
@@ -267,11 +273,11 @@ static void list_done(const struct db_result *r, void *arg)
             req, 200,
             json_pack("{s:s,s:o,s:o}", "object", "list", "data", data, "next_cursor", next));
     }
-    api_call_done(c);
+    free(c);
 }
 
 /* Query parameters → statement parameters; false after answering 400.
- * An empty status= or cursor= counts as absent (what an HTML form sends). */
+ * An empty status= counts as absent (what an HTML form sends). */
 static bool list_params(struct http_request *req, char *status, size_t slen, char *micros,
                         size_t mlen, char *uuid, int *limit)
 {
@@ -288,7 +294,7 @@ static bool list_params(struct http_request *req, char *status, size_t slen, cha
         status[0] = '\0';
     const char *cur = http_request_query(req, "cursor", buf, sizeof(buf));
     micros[0] = uuid[0] = '\0';
-    if (cur && *cur && !cursor_decode(cur, micros, mlen, uuid)) {
+    if (cur && !cursor_decode(cur, micros, mlen, uuid)) {
         http_respond_error(req, 400, "invalid_request_error", "invalid_cursor",
                            "cursor is not one this server handed out (use next_cursor as is)");
         return false;
@@ -344,7 +350,7 @@ static void render_transcript(struct http_request *req, const char *id, const ch
 static void transcript_done(const struct db_result *r, void *arg)
 {
     struct api_call *c = arg;
-    struct http_request *req = api_call_req(c);
+    struct http_request *req = api_call_take(c);
     if (!req)
         return;
     if (api_db_failed(req, r, "transcript lookup")) {
@@ -362,7 +368,7 @@ static void transcript_done(const struct db_result *r, void *arg)
     } else {
         render_transcript(req, c->id, db_result_value(r, 0, 1), (enum transcript_format)c->fmt);
     }
-    api_call_done(c);
+    free(c);
 }
 
 void api_transcript_get(struct http_request *req)

@@ -213,11 +213,14 @@ static void free_call(struct upstream_call *call)
 
 static void complete(struct upstream_call *call, enum upstream_status st)
 {
+    /* the message outlives the call: the callback runs after it is freed */
+    char error[sizeof(call->error)];
+    snprintf(error, sizeof(error), "%s", call->error);
     struct upstream_result res = {
         .status = st,
         .http_status = call->http_status,
         .transcript = st == UPSTREAM_OK ? call->transcript : NULL,
-        .error = call->error[0] ? call->error : NULL,
+        .error = error[0] ? error : NULL,
         .attempts = call->attempts,
         .seconds = up_now() - call->submitted,
     };

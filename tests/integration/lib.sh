@@ -7,11 +7,15 @@ set -u
 : "${BUILD:?BUILD must point at the meson build dir}"
 T=$(mktemp -d "${TMPDIR:-/tmp}/steno-it.XXXXXX")
 PIDS=()
+STACKS=()
 PASSED=0
 FAILED=0
 
 cleanup() {
-    local p
+    local p s
+    for s in "${STACKS[@]}"; do
+        "${SOURCE:-$(dirname "$0")/../..}/tools/local-stack" stop "$s" >/dev/null 2>&1
+    done
     for p in "${PIDS[@]}"; do
         kill -TERM "$p" 2>/dev/null
     done
@@ -96,6 +100,21 @@ wait_exit() {
 
 metric() { # metric PORT 'name{labels}' → summed value (0 when absent)
     curl -s "http://127.0.0.1:$1/metrics" | awk -v k="$2" '$1 == k { s += $2 } END { print s + 0 }'
+}
+
+# start_stack [redis]: a throwaway PostgreSQL (and Redis with "redis") in
+# $T/stack, stopped on exit; exports STENO_DATABASE_URL (and STENO_REDIS_URL).
+start_stack() {
+    chmod 755 "$T"
+    STACK="$T/stack"
+    STACKS+=("$STACK")
+    local root="${SOURCE:-$(dirname "$0")/../..}"
+    if [ "${1:-}" = redis ]; then
+        "$root/tools/local-stack" start "$STACK" >"$T/stack.log" 2>&1
+    else
+        LOCAL_STACK_NO_REDIS=1 "$root/tools/local-stack" start "$STACK" >"$T/stack.log" 2>&1
+    fi || { cat "$T/stack.log" >&2; return 1; }
+    set -a; . "$STACK/env"; set +a
 }
 
 # make_certs: a throwaway CA ($T/ca.pem) and a server certificate for
