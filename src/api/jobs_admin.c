@@ -22,20 +22,41 @@
  * ($1 unknown → NULL), jobs requeued (0/1), chunks requeued. Claimers hear
  * steno_jobs. $2 is the request id for the audit row. */
 static struct api_stmt st_retry = {
-    .sql = "WITH prev AS (SELECT status FROM jobs WHERE id = $1::uuid),"
-           " j AS (UPDATE jobs SET status = 'queued', error = NULL, finished_at = NULL"
-           "       WHERE id = $1::uuid AND status = 'failed' RETURNING id),"
-           " c AS (UPDATE chunks SET status = 'pending', attempts = 0, last_error = NULL,"
-           "       started_at = NULL, finished_at = NULL"
-           "       WHERE job_id = $1::uuid AND status = 'failed' AND EXISTS (SELECT 1 FROM j)"
-           "       RETURNING idx),"
-           " a AS (INSERT INTO audit_log (actor, action, target, details)"
-           "       SELECT 'api', 'job.retry', 'job:' || j.id,"
-           "              jsonb_build_object('chunks_requeued', (SELECT count(*) FROM c),"
-           "                                 'request_id', $2::text) FROM j RETURNING 1),"
-           " n AS (SELECT pg_notify('steno_jobs', j.id::text) FROM j)"
-           " SELECT (SELECT status FROM prev), (SELECT count(*) FROM j), (SELECT count(*) FROM c),"
-           " (SELECT count(*) FROM a) + (SELECT count(*) FROM n)",
+    /* clang-format off */
+    .sql =
+        "WITH prev AS ("
+        "SELECT status "
+        "FROM jobs "
+        "WHERE id = $1::uuid), j AS ("
+        "UPDATE jobs SET status = 'queued', error = NULL, finished_at = NULL "
+        "WHERE id = $1::uuid AND status = 'failed' "
+        "RETURNING id), c AS ("
+        "UPDATE chunks SET status = 'pending', attempts = 0, last_error = NULL, started_at = "
+        "NULL, finished_at = NULL "
+        "WHERE job_id = $1::uuid AND status = 'failed' AND EXISTS ("
+        "SELECT 1 "
+        "FROM j) "
+        "RETURNING idx), a AS ("
+        "INSERT INTO audit_log (actor, action, target, details) "
+        "SELECT 'api', 'job.retry', 'job:' || j.id, jsonb_build_object('chunks_requeued', ("
+        "SELECT count(*) "
+        "FROM c), 'request_id', $2::text) "
+        "FROM j "
+        "RETURNING 1), n AS ("
+        "SELECT pg_notify('steno_jobs', j.id::text) "
+        "FROM j) "
+        "SELECT ("
+        "SELECT status "
+        "FROM prev), ("
+        "SELECT count(*) "
+        "FROM j), ("
+        "SELECT count(*) "
+        "FROM c), ("
+        "SELECT count(*) "
+        "FROM a) + ("
+        "SELECT count(*) "
+        "FROM n)",
+    /* clang-format on */
 };
 
 static void retry_done(const struct db_result *r, void *arg)
@@ -84,20 +105,44 @@ void api_job_retry(struct http_request *req)
  * cancelled (0/1), deleted (0/1). Neither with a known job means the row
  * changed state under us (running → done): the caller runs it again. */
 static struct api_stmt st_delete = {
-    .sql = "WITH prev AS (SELECT status FROM jobs WHERE id = $1::uuid),"
-           " x AS (UPDATE jobs SET status = 'cancelled', finished_at = now(),"
-           "       lease_owner = NULL, lease_expires_at = NULL"
-           "       WHERE id = $1::uuid AND status IN ('queued', 'running') RETURNING id),"
-           " d AS (DELETE FROM jobs WHERE id = $1::uuid"
-           "       AND status IN ('done', 'failed', 'cancelled') RETURNING id, status),"
-           " a AS (INSERT INTO audit_log (actor, action, target, details)"
-           "       SELECT 'api', w.action, 'job:' || w.id,"
-           "              jsonb_build_object('previous_status', w.status, 'request_id', $2::text)"
-           "       FROM (SELECT 'job.cancel' AS action, x.id, p.status FROM x, prev p"
-           "             UNION ALL SELECT 'job.delete', d.id, d.status FROM d) w RETURNING 1),"
-           " n AS (SELECT pg_notify('steno_cancel', x.id::text) FROM x)"
-           " SELECT (SELECT status FROM prev), (SELECT count(*) FROM x), (SELECT count(*) FROM d),"
-           " (SELECT count(*) FROM a) + (SELECT count(*) FROM n)",
+    /* clang-format off */
+    .sql =
+        "WITH prev AS ("
+        "SELECT status "
+        "FROM jobs "
+        "WHERE id = $1::uuid), x AS ("
+        "UPDATE jobs SET status = 'cancelled', finished_at = now(), lease_owner = NULL, "
+        "lease_expires_at = NULL "
+        "WHERE id = $1::uuid AND status IN ('queued', 'running') "
+        "RETURNING id), d AS ("
+        "DELETE "
+        "FROM jobs "
+        "WHERE id = $1::uuid AND status IN ('done', 'failed', 'cancelled') "
+        "RETURNING id, status), a AS ("
+        "INSERT INTO audit_log (actor, action, target, details) "
+        "SELECT 'api', w.action, 'job:' || w.id, jsonb_build_object('previous_status', "
+        "w.status, 'request_id', $2::text) "
+        "FROM ("
+        "SELECT 'job.cancel' AS action, x.id, p.status "
+        "FROM x, prev p "
+        "UNION ALL "
+        "SELECT 'job.delete', d.id, d.status "
+        "FROM d) w "
+        "RETURNING 1), n AS ("
+        "SELECT pg_notify('steno_cancel', x.id::text) "
+        "FROM x) "
+        "SELECT ("
+        "SELECT status "
+        "FROM prev), ("
+        "SELECT count(*) "
+        "FROM x), ("
+        "SELECT count(*) "
+        "FROM d), ("
+        "SELECT count(*) "
+        "FROM a) + ("
+        "SELECT count(*) "
+        "FROM n)",
+    /* clang-format on */
 };
 
 /* Runs of st_delete for one request: a second run covers a state change
@@ -166,17 +211,21 @@ void api_job_delete(struct http_request *req)
  * table). Columns: queued, running, done, failed, cancelled, queued high,
  * medium, low, oldest queued age in seconds (0 when none). */
 static struct api_stmt st_queue = {
-    .sql = "SELECT count(*) FILTER (WHERE status = 'queued'),"
-           " count(*) FILTER (WHERE status = 'running'),"
-           " count(*) FILTER (WHERE status = 'done'),"
-           " count(*) FILTER (WHERE status = 'failed'),"
-           " count(*) FILTER (WHERE status = 'cancelled'),"
-           " count(*) FILTER (WHERE status = 'queued' AND priority = 0),"
-           " count(*) FILTER (WHERE status = 'queued' AND priority = 1),"
-           " count(*) FILTER (WHERE status = 'queued' AND priority = 2),"
-           " COALESCE(round(extract(epoch FROM now() - min(created_at)"
-           "                        FILTER (WHERE status = 'queued')), 3), 0)"
-           " FROM jobs",
+    /* clang-format off */
+    .sql =
+        "SELECT count(*) FILTER ("
+        "WHERE status = 'queued'), count(*) FILTER ("
+        "WHERE status = 'running'), count(*) FILTER ("
+        "WHERE status = 'done'), count(*) FILTER ("
+        "WHERE status = 'failed'), count(*) FILTER ("
+        "WHERE status = 'cancelled'), count(*) FILTER ("
+        "WHERE status = 'queued' AND priority = 0), count(*) FILTER ("
+        "WHERE status = 'queued' AND priority = 1), count(*) FILTER ("
+        "WHERE status = 'queued' AND priority = 2), COALESCE(round(extract(epoch "
+        "FROM now() - min(created_at) FILTER ("
+        "WHERE status = 'queued')), 3), 0) "
+        "FROM jobs",
+    /* clang-format on */
 };
 
 static json_int_t col_int(const struct db_result *r, int col)

@@ -23,71 +23,38 @@
  * order with their progress counts, and the links. An unknown id gives no
  * row. The priority names match jobs_priority_name(). */
 static struct api_stmt st_job_get = {
+    /* clang-format off */
     .sql =
-        "SELECT json_build_object("
-        "'id', j.id, 'status', j.status,"
-        " 'priority', (ARRAY['high','medium','low'])[j.priority + 1],"
-        " 'created_at', " API_SQL_TS(
-            "j.created_at") ","
-                            " 'started_at', " API_SQL_TS(
-                                "j.started_at") ","
-                                                " 'finished_at', " API_SQL_TS(
-                                                    "j.finished_at") ","
-                                                                     " 'attempts', j.attempts,"
-                                                                     " 'audio', "
-                                                                     "json_build_object('sha256', "
-                                                                     "j.audio_sha256, 'bytes', "
-                                                                     "j.audio_bytes,"
-                                                                     "                            "
-                                                                     "'seconds', j.audio_seconds),"
-                                                                     " 'params', j.params, 'plan', "
-                                                                     "j.plan, 'error', j.error, "
-                                                                     "'cache_key', j.cache_key,"
-                                                                     " 'chunks', COALESCE(c.list, "
-                                                                     "'[]'::json),"
-                                                                     " 'progress', "
-                                                                     "json_build_object('chunks_"
-                                                                     "total', c.total, "
-                                                                     "'chunks_done', c.done,"
-                                                                     "                             "
-                                                                     "  'chunks_failed', c.failed),"
-                                                                     " 'links', "
-                                                                     "json_build_object('self', "
-                                                                     "'/v1/jobs/' || j.id,"
-                                                                     "                            "
-                                                                     "'events', '/v1/jobs/' || "
-                                                                     "j.id || '/events',"
-                                                                     "                            "
-                                                                     "'transcript', "
-                                                                     "'/v1/transcripts/' || j.id)"
-                                                                     ")::text"
-                                                                     " FROM jobs j CROSS JOIN "
-                                                                     "LATERAL ("
-                                                                     "  SELECT "
-                                                                     "json_agg(json_build_object("
-                                                                     "    'index', k.idx, 'start', "
-                                                                     "k.start_s, 'duration', "
-                                                                     "k.duration_s,"
-                                                                     "    'status', k.status, "
-                                                                     "'attempts', k.attempts, "
-                                                                     "'error', k.last_error,"
-                                                                     "    "
-                                                                     "'started_at', " API_SQL_TS(
-                                                                         "k.started_at") ","
-                                                                                         "    "
-                                                                                         "'finished"
-                                                                                         "_at',"
-                                                                                         " " API_SQL_TS(
-                                                                                             "k."
-                                                                                             "finis"
-                                                                                             "hed_"
-                                                                                             "at") ", 'timings', k.timings)"
-                                                                                                   "    ORDER BY k.start_s, k.idx) AS list,"
-                                                                                                   "   count(*) AS total,"
-                                                                                                   "   count(*) FILTER (WHERE k.status IN ('done', 'skipped')) AS done,"
-                                                                                                   "   count(*) FILTER (WHERE k.status = 'failed') AS failed"
-                                                                                                   "  FROM chunks k WHERE k.job_id = j.id) c"
-                                                                                                   " WHERE j.id = $1",
+        "SELECT json_build_object('id', j.id, 'status', j.status, 'priority', "
+        "(ARRAY['high','medium','low'])[j.priority + 1], 'created_at', "
+        API_SQL_TS("j.created_at")
+        ", 'started_at', "
+        API_SQL_TS("j.started_at")
+        ", 'finished_at', "
+        API_SQL_TS("j.finished_at")
+        ", 'attempts', j.attempts, 'audio', json_build_object('sha256', j.audio_sha256, "
+        "'bytes', j.audio_bytes, 'seconds', j.audio_seconds), 'params', j.params, 'plan', "
+        "j.plan, 'error', j.error, 'cache_key', j.cache_key, 'chunks', COALESCE(c.list, "
+        "'[]'::json), 'progress', json_build_object('chunks_total', c.total, 'chunks_done', "
+        "c.done, 'chunks_failed', c.failed), 'links', json_build_object('self', '/v1/jobs/' "
+        "|| j.id, 'events', '/v1/jobs/' || j.id || '/events', 'transcript', "
+        "'/v1/transcripts/' || j.id))::text "
+        "FROM jobs j "
+        "CROSS JOIN LATERAL ( "
+        "SELECT json_agg(json_build_object( 'index', k.idx, 'start', k.start_s, 'duration', "
+        "k.duration_s, 'status', k.status, 'attempts', k.attempts, 'error', k.last_error, "
+        "'started_at', "
+        API_SQL_TS("k.started_at")
+        ", 'finished_at', "
+        API_SQL_TS("k.finished_at")
+        ", 'timings', k.timings) "
+        "ORDER BY k.start_s, k.idx) AS list, count(*) AS total, count(*) FILTER ("
+        "WHERE k.status IN ('done', 'skipped')) AS done, count(*) FILTER ("
+        "WHERE k.status = 'failed') AS failed "
+        "FROM chunks k "
+        "WHERE k.job_id = j.id) c "
+        "WHERE j.id = $1",
+    /* clang-format on */
 };
 
 static void job_get_done(const struct db_result *r, void *arg)
@@ -325,8 +292,13 @@ void api_jobs_list(struct http_request *req)
 
 /* The job's status and, when its cache row exists, the merged transcript. */
 static struct api_stmt st_transcript = {
-    .sql = "SELECT j.status, t.result::text FROM jobs j"
-           " LEFT JOIN transcripts t ON t.cache_key = j.cache_key WHERE j.id = $1",
+    /* clang-format off */
+    .sql =
+        "SELECT j.status, t.result::text "
+        "FROM jobs j "
+        "LEFT JOIN transcripts t ON t.cache_key = j.cache_key "
+        "WHERE j.id = $1",
+    /* clang-format on */
 };
 
 static void render_transcript(struct http_request *req, const char *id, const char *json,
