@@ -19,7 +19,7 @@ struct jobs {
     /* runner */
     LIST_HEAD(, running_job) running;
     unsigned nrunning;
-    bool claiming;     /* a claim query is in flight */
+    bool claiming; /* a claim query is in flight */
     bool stopping;
     struct event *claim_ev;     /* periodic claim + reclaim of expired leases */
     struct event *heartbeat_ev; /* lease renewal */

@@ -114,7 +114,7 @@ struct upstream {
     double next_connect_at;
     unsigned connect_failures;
     uint64_t rnd;
-    uint64_t opened;     /* connections opened, for upstream_get_stats */
+    uint64_t opened; /* connections opened, for upstream_get_stats */
     uint64_t bytes_sent;
 };
 
