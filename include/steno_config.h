@@ -57,6 +57,8 @@ struct steno_config {
     int64_t jobs_per_worker;
     double lease;
     double claim_interval;
+    char *webhook_secret;
+    int64_t webhook_attempts;
 };
 
 extern const struct config_option steno_options[];

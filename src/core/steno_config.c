@@ -97,6 +97,10 @@ const struct config_option steno_options[] = {
         "job lease: a crashed process's jobs are reclaimed after it"),
     OPT("claim-interval", "STENO_CLAIM_INTERVAL", CFG_SECONDS, claim_interval, "1s",
         "how often an idle worker looks for queued jobs (NOTIFY wakes it sooner)"),
+    OPT("webhook-secret", "STENO_WEBHOOK_SECRET", CFG_STRING, webhook_secret, NULL,
+        "HMAC-SHA256 key signing webhook calls (X-Steno-Signature)"),
+    OPT_RANGE("webhook-attempts", "STENO_WEBHOOK_ATTEMPTS", CFG_INT, webhook_attempts, "5",
+              "webhook deliveries tried per job end (1 s, 2 s, 4 s … apart)", 1, 20),
     OPT("db-connect-timeout", "STENO_DB_CONNECT_TIMEOUT", CFG_SECONDS, db_connect_timeout, "5s",
         "limit per PostgreSQL connection attempt"),
 };

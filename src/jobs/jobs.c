@@ -126,6 +126,9 @@ struct jobs *jobs_start(struct event_base *base, const struct steno_config *cfg,
         return NULL;
     }
     j->engine = make_engine(base, j->up, cfg);
+    struct webhook_config wc = {.secret = cfg->webhook_secret,
+                                .max_attempts = (unsigned)cfg->webhook_attempts};
+    j->webhooks = webhooks_new(base, &wc);
     if (cfg->database_url && *cfg->database_url) {
         struct db_pool_options o;
         db_pool_options_default(&o);
@@ -154,6 +157,7 @@ void jobs_stop(struct jobs *j)
         current = NULL;
     jobs_runner_stop(j);
     engine_free(j->engine);
+    webhooks_free(j->webhooks);
     upstream_free(j->up);
     if (j->db)
         db_pool_close(j->db);

@@ -5,6 +5,7 @@
 #include <sys/queue.h>
 
 #include "jobs.h"
+#include "webhook.h"
 
 struct running_job;
 
@@ -15,6 +16,7 @@ struct jobs {
     struct bio *bio;
     struct upstream *up;
     struct engine *engine;
+    struct webhooks *webhooks;
     char owner[96];
     /* runner */
     LIST_HEAD(, running_job) running;

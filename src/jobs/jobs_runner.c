@@ -20,7 +20,8 @@ struct running_job {
     struct jobs *j;
     char id[40];
     char ctx[64];
-    char *audio_path, *sha256, *cache_key;
+    char *audio_path, *sha256, *cache_key, *webhook;
+    bool failed; /* the final state written is 'failed' */
     json_t *params;
     int priority;
     struct engine_job *ej;
@@ -38,7 +39,8 @@ static const char SQL_CLAIM[] =
     " attempts = attempts + 1, started_at = coalesce(started_at, now())"
     " WHERE id = (SELECT id FROM jobs WHERE status = 'queued'"
     "             ORDER BY priority, created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
-    " RETURNING id, priority, audio_path, audio_sha256, cache_key, params::text";
+    " RETURNING id, priority, audio_path, audio_sha256, cache_key, params::text,"
+    " coalesce(webhook_url, '')";
 static const char SQL_RECLAIM[] =
     "UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL"
     " WHERE status = 'running' AND lease_expires_at < now() RETURNING id";
@@ -79,11 +81,11 @@ static const char SQL_DONE[] =
     "             audio_seconds = EXCLUDED.audio_seconds)"
     " UPDATE jobs SET status = 'done', finished_at = now(), error = NULL,"
     " lease_owner = NULL, lease_expires_at = NULL"
-    " WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
+    " WHERE id = $1 AND lease_owner = $2 AND status = 'running' RETURNING finished_at";
 static const char SQL_FAILED[] =
     "UPDATE jobs SET status = 'failed', error = $3::jsonb, finished_at = now(),"
     " lease_owner = NULL, lease_expires_at = NULL"
-    " WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
+    " WHERE id = $1 AND lease_owner = $2 AND status = 'running' RETURNING finished_at";
 
 static void kick_cb(evutil_socket_t fd, short what, void *arg);
 
@@ -107,6 +109,7 @@ static void free_running(struct running_job *rj)
     free(rj->audio_path);
     free(rj->sha256);
     free(rj->cache_key);
+    free(rj->webhook);
     json_decref(rj->params);
     free(rj);
 }
@@ -132,6 +135,31 @@ static void logged_cb(const struct db_result *res, void *arg)
 
 static void final_cb(const struct db_result *res, void *arg);
 
+/* The job's end is durable: tell its webhook (signed, retried). */
+static void notify_webhook(struct running_job *rj, const struct db_result *res)
+{
+    if (!rj->webhook || !*rj->webhook || db_result_rows(res) < 1)
+        return; /* no hook, or the job was no longer ours (cancelled) */
+    const char *status = rj->failed ? "failed" : "done";
+    char self[64], transcript[72];
+    snprintf(self, sizeof(self), "/v1/jobs/%s", rj->id);
+    snprintf(transcript, sizeof(transcript), "/v1/transcripts/%s", rj->id);
+    json_t *body =
+        json_pack("{s:s,s:s,s:s,s:s,s:{s:s,s:s}}", "event", rj->failed ? "job.failed" : "job.done",
+                  "id", rj->id, "status", status, "finished_at", db_result_value(res, 0, 0),
+                  "links", "self", self, "transcript", transcript);
+    if (rj->failed) {
+        json_t *err = json_loads(rj->final_sql_args[2], 0, NULL);
+        json_object_set_new(body, "error", err ? err : json_null());
+    }
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!webhooks_send(rj->j->webhooks, rj->webhook, rj->failed ? "job.failed" : "job.done", text,
+                       rj->ctx))
+        log_ctx_warn(rj->ctx, "jobs: webhook URL unusable: %s", rj->webhook);
+    free(text);
+}
+
 static void final_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct running_job *rj = arg;
@@ -146,6 +174,8 @@ static void final_cb(const struct db_result *res, void *arg)
     if (res->error == DB_OK || res->error == DB_ERR_SQL || j->stopping) {
         if (res->error != DB_OK)
             log_ctx_error(rj->ctx, "jobs: final state not written: %s", res->message);
+        else
+            notify_webhook(rj, res);
         free_running(rj);
         jobs_kick(j);
         return;
@@ -307,6 +337,7 @@ static void on_finished(void *arg, struct transcript *merged, enum engine_error 
                           "code", codes[err], "message", message ? message : "failed");
     char *args[] = {xstrdup(rj->id), xstrdup(jobs_owner(j)), json_dumps(e, JSON_COMPACT)};
     json_decref(e);
+    rj->failed = true;
     write_final(rj, j->st_failed, 3, args);
 }
 
@@ -390,6 +421,7 @@ static void claim_cb(const struct db_result *res, void *arg)
     rj->sha256 = xstrdup(db_result_value(res, 0, 3));
     rj->cache_key = xstrdup(db_result_value(res, 0, 4));
     rj->params = json_loads(db_result_value(res, 0, 5), 0, NULL);
+    rj->webhook = xstrdup(db_result_value(res, 0, 6));
     if (!rj->params)
         rj->params = json_object();
     LIST_INSERT_HEAD(&j->running, rj, link);

@@ -210,14 +210,82 @@ static void store(struct http_request *req)
                            upload_error_code(err), "unsupported upload");
 }
 
+/* POST /test/hook[?fail=N[&event=E]]: a webhook receiver. Records every
+ * delivery (event, timestamp, signature, body); answers 500 to the first N
+ * (of event E only, when given). */
+static json_t *hooks;
+static unsigned hooks_failed;
+
+struct hook_body {
+    char *data;
+    size_t len;
+};
+
+static enum http_body_result hook_body(struct http_request *req, const char *data, size_t len)
+{
+    struct hook_body *b = req->user;
+    b->data = xrealloc(b->data, b->len + len + 1);
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return HTTP_BODY_OK;
+}
+
+static void hook_free(struct http_request *req)
+{
+    struct hook_body *b = req->user;
+    free(b->data);
+    free(b);
+    req->user = NULL;
+}
+
+static void hook_end(struct http_request *req)
+{
+    struct hook_body *b = req->user;
+    char buf[16], only[32];
+    unsigned fail = http_request_query(req, "fail", buf, sizeof(buf)) ? (unsigned)atoi(buf) : 0;
+    const char *ev = http_request_header(req, "x-steno-event");
+    const char *ts = http_request_header(req, "x-steno-timestamp");
+    const char *sig = http_request_header(req, "x-steno-signature");
+    bool counted =
+        !http_request_query(req, "event", only, sizeof(only)) || (ev && strcmp(ev, only) == 0);
+    bool failing = counted && hooks_failed < fail; /* N failures in all, then success */
+    hooks_failed += failing;
+    json_array_append_new(hooks, json_pack("{s:s?,s:s?,s:s?,s:s,s:i}", "event", ev, "timestamp", ts,
+                                           "signature", sig, "body", b->data ? b->data : "",
+                                           "answered", failing ? 500 : 200));
+    hook_free(req);
+    req->on_abort = NULL;
+    if (failing)
+        http_respond_error(req, 500, "server_error", "test_failure", "failing on purpose");
+    else
+        http_respond(req, 200, "text/plain", "ok\n", 3);
+}
+
+static void hook(struct http_request *req)
+{
+    req->user = xcalloc(1, sizeof(struct hook_body));
+    req->on_body = hook_body;
+    req->on_body_end = hook_end;
+    req->on_abort = hook_free;
+}
+
+/* GET /test/hooks: what /test/hook received, in order. */
+static void hooks_list(struct http_request *req)
+{
+    http_respond_json(req, 200, json_incref(hooks));
+}
+
 static void setup(struct event_base *base, void *arg)
 {
     loop = base;
     bio = bio_new(base);
+    hooks = json_array();
 }
 
 static void teardown(void *arg)
 {
+    json_decref(hooks);
     bio_free(bio); /* runs the last callbacks while the loop still exists */
 }
 
@@ -249,6 +317,9 @@ int main(int argc, char **argv)
     router_add(&(struct route){.method = "GET", .pattern = "/test/deferred", .handler = deferred});
     router_add(&(struct route){
         .method = "POST", .pattern = "/test/store", .handler = store, .max_body = cfg.max_upload});
+    router_add(&(struct route){
+        .method = "POST", .pattern = "/test/hook", .handler = hook, .max_body = 1 << 20});
+    router_add(&(struct route){.method = "GET", .pattern = "/test/hooks", .handler = hooks_list});
     data_dir = cfg.data_dir;
     if (!upload_prepare_dir(cfg.data_dir, err, sizeof(err))) {
         fprintf(stderr, "http-testd: %s\n", err);

@@ -22,10 +22,11 @@ MOCK="http://127.0.0.1:$MP"
 wait_http "$MOCK/healthz"
 mstat() { curl -s "$MOCK/stats" | sed -n "s/.*\"$1\":\\([0-9.]*\\).*/\\1/p"; }
 
+WEBHOOK_SECRET=s3cret-for-tests
 start_server "$BUILD/stenod" stenod --workers 2 --database-url "$STENO_DATABASE_URL" \
     --upstream-url "$MOCK/v1" --api-key test-key --lease 3s --claim-interval 0.2s \
     --chunk-min 20s --chunk-max 60s --upstream-concurrency 4 --upstream-retries 6 \
-    --jobs-per-worker 4 --max-upload 40M --log-file "$T/steno.log"
+    --jobs-per-worker 4 --max-upload 40M --log-file "$T/steno.log" --webhook-secret "$WEBHOOK_SECRET"
 S="http://127.0.0.1:$PORT"
 SUP=$SERVER_PID
 DATA="$T/stenod-data"
@@ -165,6 +166,36 @@ a=$(curl -s -H 'Idempotency-Key: k-1' -F "file=@$T/m4.wav" "$S/v1/transcriptions
 b=$(curl -s -D "$T/h" -H 'Idempotency-Key: k-1' -F "file=@$T/m4.wav" "$S/v1/transcriptions")
 check "same Idempotency-Key → same job id" "$(sed -n 's/.*"id":"\([^"]*\)".*/\1/p' <<<"$a")" "$(sed -n 's/.*"id":"\([^"]*\)".*/\1/p' <<<"$b")"
 check_contains "…marked as a replay" "idempotent-replayed: true" "$(cat "$T/h")"
+
+# --- webhooks: signed, retried until a 2xx, for done and failed jobs
+HP=$(free_port)
+start_bg "$T/hooks.log" "$BUILD/tests/helpers/http-testd" --listen "127.0.0.1:$HP" \
+    --data-dir "$T/hooks-data"
+wait_http "http://127.0.0.1:$HP/healthz"
+W1=$(submit "$T/m5.wav" -F "webhook_url=http://127.0.0.1:$HP/test/hook?fail=1&event=job.done")
+W2=$(submit "$T/m6.wav" -F model=no-such-model -F "webhook_url=http://127.0.0.1:$HP/test/hook")
+wait_jobs 60 "$W1" "$W2"
+check "webhook job done" done "$(status "$W1")"
+check "unknown model: job failed" failed "$(status "$W2")"
+for _ in $(seq 100); do
+    n=$(curl -s "http://127.0.0.1:$HP/test/hooks" | grep -o '"answered"' | wc -l)
+    [ "$n" -ge 3 ] && break
+    sleep 0.1
+done
+hooks=$(curl -s "http://127.0.0.1:$HP/test/hooks")
+check "three deliveries: job.done failed once then retried, job.failed" 3 "$(grep -o '"answered"' <<<"$hooks" | wc -l)" ||
+    echo "$hooks"
+check "job.done: one 500 then one 200" "500 200" "$(for i in 0 1 2; do [ "$("$BUILD/tests/mock/jget" $i.event <<<"$hooks")" = job.done ] && "$BUILD/tests/mock/jget" $i.answered <<<"$hooks"; done | paste -sd' ')"
+check_contains "job.done delivered" '"event":"job.done"' "$hooks"
+check_contains "job.failed delivered with its error" 'upstream_rejected' "$hooks"
+JGET="$BUILD/tests/mock/jget"
+ts=$("$JGET" 0.timestamp <<<"$hooks")
+sig=$("$JGET" 0.signature <<<"$hooks")
+body=$("$JGET" 0.body <<<"$hooks")
+want="sha256=$(printf '%s.%s' "$ts" "$body" | openssl dgst -sha256 -hmac "$WEBHOOK_SECRET" | awk '{print $NF}')"
+check "signature verifies with the shared secret" "$want" "$sig"
+check_contains "failed attempts are logged" "attempt 1 failed (status 500)" "$(grep webhook "$T/steno.log")"
+check_contains "deliveries are logged" "webhook: job.done delivered" "$(grep webhook "$T/steno.log")"
 
 check "stenod logged no ERROR but the expected crash" 0 "$(grep ' ERROR ' "$T/steno.log" | grep -vc 'killed by signal')"
 finish
