@@ -116,22 +116,6 @@ bool api_db_failed(struct http_request *req, const struct db_result *r, const ch
     return true;
 }
 
-void api_respond_json(struct http_request *req, int status, json_t *body)
-{
-    char *out = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
-    json_decref(body);
-    if (!out) {
-        http_respond_error(req, 500, "server_error", "internal", "cannot encode the response");
-        return;
-    }
-    size_t n = strlen(out);
-    out = xrealloc(out, n + 2);
-    out[n++] = '\n';
-    out[n] = '\0';
-    http_respond(req, status, "application/json", out, n);
-    free(out);
-}
-
 void api_respond_json_text(struct http_request *req, int status, const char *text)
 {
     json_error_t jerr;
@@ -142,7 +126,7 @@ void api_respond_json_text(struct http_request *req, int status, const char *tex
         http_respond_error(req, 500, "server_error", "internal", "cannot encode the response");
         return;
     }
-    api_respond_json(req, status, o);
+    http_respond_json(req, status, o);
 }
 
 db_stmt api_stmt_get(struct db_pool *pool, struct api_stmt *s)

@@ -58,11 +58,8 @@ void api_respond_job_not_found(struct http_request *req, const char *id);
 /* 503 database_unavailable with Retry-After: 5. */
 void api_respond_unavailable(struct http_request *req, const char *why);
 
-/* JSON answer like http_respond_json (compact, final newline, steals
- * `body`) but with floats at 15 significant digits, so 12.3 stays "12.3". */
-void api_respond_json(struct http_request *req, int status, json_t *body);
 /* Answer `status` with JSON text built by PostgreSQL (json_build_object…):
- * parsed and re-encoded by api_respond_json. 500 when it does not parse. */
+ * parsed and re-encoded by http_respond_json. 500 when it does not parse. */
 void api_respond_json_text(struct http_request *req, int status, const char *text);
 
 /* A statement prepared lazily on the pool it first runs on. Declare one

@@ -77,7 +77,7 @@ static void retry_done(const struct db_result *r, void *arg)
     } else {
         log_ctx_info(req->log_ctx, "api: job=%s retried, %s failed chunks requeued", c->id,
                      db_result_value(r, 0, 2));
-        api_respond_json(req, 202,
+        http_respond_json(req, 202,
                          json_pack("{s:s,s:s,s:I}", "id", c->id, "status", "queued",
                                    "chunks_requeued",
                                    (json_int_t)strtoll(db_result_value(r, 0, 2), NULL, 10)));
@@ -167,10 +167,10 @@ static void delete_done(const struct db_result *r, void *arg)
         if (j)
             jobs_cancel_local(j, c->id);
         log_ctx_info(req->log_ctx, "api: job=%s cancelled (was %s)", c->id, prev);
-        api_respond_json(req, 200, json_pack("{s:s,s:s}", "id", c->id, "status", "cancelled"));
+        http_respond_json(req, 200, json_pack("{s:s,s:s}", "id", c->id, "status", "cancelled"));
     } else if (strcmp(db_result_value(r, 0, 2), "1") == 0) {
         log_ctx_info(req->log_ctx, "api: job=%s deleted (was %s)", c->id, prev);
-        api_respond_json(req, 200, json_pack("{s:s,s:b}", "id", c->id, "deleted", 1));
+        http_respond_json(req, 200, json_pack("{s:s,s:b}", "id", c->id, "deleted", 1));
     } else if (c->tries < DELETE_TRIES) {
         struct jobs *j = jobs_current();
         struct db_pool *pool = j ? jobs_db(j) : NULL;
@@ -271,7 +271,7 @@ static void queue_done(const struct db_result *r, void *arg)
         api_respond_unavailable(req, "shutting down");
     } else if (!api_db_failed(req, r, "queue status")) {
         json_t *database, *processing = local_json(j, &database);
-        api_respond_json(req, 200,
+        http_respond_json(req, 200,
                          json_pack("{s:o,s:o,s:o,s:I,s:s}", "queue", queue_json(r), "processing",
                                    processing, "database", database, "workers",
                                    (json_int_t)jobs_config(j)->workers, "mode", "full"));

@@ -5,6 +5,7 @@
  * jobs_list / jobs_list_by_status indexes by keyset; the transcript is read
  * from the L3 cache row the job filled and rendered here. */
 #include "api_jobs.h"
+#include "hex.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -115,17 +116,6 @@ static struct api_stmt st_list_status = {.sql = LIST_COLUMNS "status = $4 AND " 
 #define CURSOR_MICROS_MAX (UINT64_C(1) << 53)
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* micros + canonical uuid text → cursor (out: CURSOR_LEN + 1 bytes). */
 static void cursor_encode(int64_t micros, const char *uuid, char *out)
 {
@@ -135,7 +125,7 @@ static void cursor_encode(int64_t micros, const char *uuid, char *out)
     for (int i = 0, k = 0; k < 16; i++) {
         if (uuid[i] == '-')
             continue;
-        raw[8 + k++] = (unsigned char)(hexval(uuid[i]) << 4 | hexval(uuid[i + 1]));
+        raw[8 + k++] = (unsigned char)(hex_value(uuid[i]) << 4 | hex_value(uuid[i + 1]));
         i++;
     }
     for (int i = 0; i < 8; i++) {
@@ -236,7 +226,7 @@ static void list_done(const struct db_result *r, void *arg)
                           db_result_value(r, limit - 1, 0), cur);
             next = json_string(cur);
         }
-        api_respond_json(
+        http_respond_json(
             req, 200,
             json_pack("{s:s,s:o,s:o}", "object", "list", "data", data, "next_cursor", next));
     }

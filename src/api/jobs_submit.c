@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api_call.h"
 #include "api_jobs.h"
 #include "audio_probe.h"
 #include "cache_key.h"
@@ -38,13 +39,6 @@ struct submit {
     struct upload_result *up;
     char idem[201];
 };
-
-static void unavailable(struct http_request *req, const char *why)
-{
-    http_response_header(req, "retry-after", "5");
-    http_respond_error(req, 503, "server_error", "database_unavailable",
-                       "jobs cannot be queued right now: %s", why);
-}
 
 /* A field from the form, else the query string, else NULL. */
 static const char *param(struct http_request *req, json_t *fields, const char *name, char *buf,
@@ -141,7 +135,8 @@ static void inserted(const struct db_result *res, void *arg)
     req->on_abort = NULL;
     if (res->error != DB_OK || db_result_rows(res) < 1) {
         log_ctx_warn(req->log_ctx, "submit: cannot queue the job: %s", res->message);
-        unavailable(req, res->error == DB_OK ? "no row returned" : db_error_name(res->error));
+        api_respond_unavailable(req, res->error == DB_OK ? "no row returned"
+                                                         : db_error_name(res->error));
         return;
     }
     const char *id = db_result_value(res, 0, 0);
@@ -250,13 +245,13 @@ void api_transcriptions_post(struct http_request *req)
 {
     struct jobs *j = jobs_current();
     if (!j || !jobs_db(j)) {
-        unavailable(req, "no database is configured");
+        api_respond_unavailable(req, "no database is configured");
         return;
     }
     struct db_pool_health h;
     db_pool_health(jobs_db(j), &h);
     if (h.up == 0) {
-        unavailable(req, "PostgreSQL is unreachable");
+        api_respond_unavailable(req, "PostgreSQL is unreachable");
         return;
     }
     const char *idem = http_request_header(req, "idempotency-key");

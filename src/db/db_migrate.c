@@ -1,5 +1,6 @@
 /* db_migrate.c — apply embedded schema migrations (blocking libpq, before
  * the loop) and check the schema version before serving. */
+#include "hex.h"
 #include "db_migrate.h"
 
 #include <stdarg.h>
@@ -48,8 +49,7 @@ void db_migrate_checksum(const char *data, size_t len, char out[65])
         out[0] = '\0';
         return;
     }
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    hex_encode(md, 32, out);
 }
 
 int db_schema_version(void)

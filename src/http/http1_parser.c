@@ -4,6 +4,7 @@
  * trailers) writing into a fixed arena, and span-based handling of body bytes
  * so the body is never copied. See http1_parser.h for the accepted grammar. */
 #include "http1_parser.h"
+#include "hex.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -77,17 +78,6 @@ static bool is_tchar(unsigned char c)
 static bool is_vchar_or_obs(unsigned char c)
 {
     return (c >= 0x21 && c != 0x7f);
-}
-
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 struct h1_parser *h1_parser_new(const struct h1_limits *limits)
@@ -451,7 +441,7 @@ static enum h1_event chunk_byte(struct h1_parser *p, unsigned char c)
 {
     switch (p->state) {
     case S_CHUNK_SIZE: {
-        int v = hexval(c);
+        int v = hex_value(c);
         if (v >= 0) {
             if (++p->chunk_digits > 15)
                 return fail(p, 400, "chunk size too large");

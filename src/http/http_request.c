@@ -6,6 +6,7 @@
  * through here, so routing, limits, the JSON error shape, the access log and
  * the per-route metrics are the same for HTTP/1.1 and HTTP/2. */
 #include "http.h"
+#include "hex.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -108,24 +109,13 @@ const char *http_request_param(const struct http_request *req, const char *name)
     return NULL;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decode [s, s+n) into buf; '+' is a space in query strings. */
 static void url_decode(const char *s, size_t n, char *buf, size_t buflen)
 {
     size_t o = 0;
     for (size_t i = 0; i < n && o + 1 < buflen; i++) {
-        if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            buf[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+        if (s[i] == '%' && i + 2 < n && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
+            buf[o++] = (char)(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
             i += 2;
         } else {
             buf[o++] = s[i] == '+' ? ' ' : s[i];
@@ -368,7 +358,8 @@ void http_respond(struct http_request *req, int status, const char *content_type
 
 void http_respond_json(struct http_request *req, int status, json_t *body)
 {
-    char *text = json_dumps(body, JSON_COMPACT);
+    /* 15 significant digits: 12.3 stays 12.3 (not 12.300000000000001) */
+    char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
     json_decref(body);
     if (!text) {
         static const char fallback[] = "{\"error\":{\"type\":\"server_error\",\"code\":"

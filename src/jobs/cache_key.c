@@ -1,4 +1,5 @@
 /* cache_key.c — normalized transcript cache keys. */
+#include "hex.h"
 #include "cache_key.h"
 
 #include <ctype.h>
@@ -34,8 +35,7 @@ bool cache_key_build(const struct cache_key_params *p, char *out, size_t outlen)
     EVP_Digest(canon, clen, md, &mdlen, EVP_sha256(), NULL);
     free(canon);
     char hash[17];
-    for (int i = 0; i < 8; i++)
-        snprintf(hash + 2 * i, 3, "%02x", md[i]);
+    hex_encode(md, 8, hash);
     int n = snprintf(out, outlen, "transcript:%s:%s:%s:%s", p->sha256, lang, p->model, hash);
     return n > 0 && (size_t)n < outlen;
 }

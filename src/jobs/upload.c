@@ -1,4 +1,5 @@
 /* upload.c — streaming upload to a content-addressed file with SHA-256. */
+#include "hex.h"
 #include "upload.h"
 
 #include <dirent.h>
@@ -269,8 +270,7 @@ static void on_body_end(struct http_request *req)
     unsigned char md[32];
     EVP_DigestFinal_ex(u->md, md, NULL);
     struct upload_result *res = u->res = xcalloc(1, sizeof(*res));
-    for (int i = 0; i < 32; i++)
-        snprintf(res->sha256 + 2 * i, 3, "%02x", md[i]);
+    hex_encode(md, sizeof(md), res->sha256);
     res->bytes = u->bytes;
     res->filename = u->filename;
     res->content_type = u->content_type;

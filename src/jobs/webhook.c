@@ -1,4 +1,5 @@
 /* webhook.c — signed HTTP/1.1 POSTs with retries, one connection per attempt. */
+#include "hex.h"
 #include "webhook.h"
 
 #include <arpa/inet.h>
@@ -61,9 +62,9 @@ void webhook_sign(const char *secret, const char *timestamp, const char *body, c
     HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)msg, tlen + 1 + blen, md,
          &mdlen);
     free(msg);
-    int n = snprintf(out, outlen, "sha256=");
-    for (unsigned i = 0; i < mdlen && (size_t)n + 3 <= outlen; i++)
-        n += snprintf(out + n, outlen - (size_t)n, "%02x", md[i]);
+    char hex[2 * sizeof(md) + 1];
+    hex_encode(md, mdlen, hex);
+    snprintf(out, outlen, "sha256=%s", hex);
 }
 
 static void free_delivery(struct delivery *d)

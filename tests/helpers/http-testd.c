@@ -14,6 +14,7 @@
 
 #include <event2/event.h>
 
+#include "hex.h"
 #include "api.h"
 #include "http_metrics.h"
 #include "listen.h"
@@ -68,8 +69,7 @@ static void on_body_end(struct http_request *req)
     unsigned char md[32];
     char hex[65];
     EVP_DigestFinal_ex(u->md, md, NULL);
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    hex_encode(md, sizeof(md), hex);
     json_int_t bytes = (json_int_t)u->bytes;
     req->user = NULL;
     upload_free(u);
