@@ -78,9 +78,9 @@ static void retry_done(const struct db_result *r, void *arg)
         log_ctx_info(req->log_ctx, "api: job=%s retried, %s failed chunks requeued", c->id,
                      db_result_value(r, 0, 2));
         http_respond_json(req, 202,
-                         json_pack("{s:s,s:s,s:I}", "id", c->id, "status", "queued",
-                                   "chunks_requeued",
-                                   (json_int_t)strtoll(db_result_value(r, 0, 2), NULL, 10)));
+                          json_pack("{s:s,s:s,s:I}", "id", c->id, "status", "queued",
+                                    "chunks_requeued",
+                                    (json_int_t)strtoll(db_result_value(r, 0, 2), NULL, 10)));
     }
     free(c);
 }
@@ -272,9 +272,9 @@ static void queue_done(const struct db_result *r, void *arg)
     } else if (!api_db_failed(req, r, "queue status")) {
         json_t *database, *processing = local_json(j, &database);
         http_respond_json(req, 200,
-                         json_pack("{s:o,s:o,s:o,s:I,s:s}", "queue", queue_json(r), "processing",
-                                   processing, "database", database, "workers",
-                                   (json_int_t)jobs_config(j)->workers, "mode", "full"));
+                          json_pack("{s:o,s:o,s:o,s:I,s:s}", "queue", queue_json(r), "processing",
+                                    processing, "database", database, "workers",
+                                    (json_int_t)jobs_config(j)->workers, "mode", "full"));
     }
     free(c);
 }
