@@ -184,9 +184,10 @@ static void uploaded(struct http_request *req, struct upload_result *up, enum up
                      const char *msg, void *arg)
 {
     struct submit *s = arg;
+    /* upload.c detached itself from req (user, on_abort) before calling us;
+     * answering may free req at once, so it is always the last touch */
     if (err) {
         free(s);
-        req->user = NULL;
         http_respond_error(req, upload_error_status(err), "invalid_request_error",
                            upload_error_code(err), "%s", msg);
         return;
@@ -203,8 +204,7 @@ static void uploaded(struct http_request *req, struct upload_result *up, enum up
             bio_submit(jobs_bio(j), BIO_JOB_UNLINK, -1, up->path, NULL, NULL);
         upload_result_free(up);
         free(s);
-        req->user = NULL;
-        return;
+        return; /* answered by read_params or probe_ok */
     }
     json_t *temp = json_object_get(params, "temperature");
     struct cache_key_params kp = {
@@ -244,16 +244,8 @@ static void uploaded(struct http_request *req, struct upload_result *up, enum up
 void api_transcriptions_post(struct http_request *req)
 {
     struct jobs *j = jobs_current();
-    if (!j || !jobs_db(j)) {
-        api_respond_unavailable(req, "no database is configured");
-        return;
-    }
-    struct db_pool_health h;
-    db_pool_health(jobs_db(j), &h);
-    if (h.up == 0) {
-        api_respond_unavailable(req, "PostgreSQL is unreachable");
-        return;
-    }
+    if (!api_db_pool(req))
+        return; /* answered 503: no database, or it is down */
     const char *idem = http_request_header(req, "idempotency-key");
     if (idem && (!*idem || strlen(idem) > 200)) {
         http_respond_error(req, 400, "invalid_request_error", "invalid_parameter",

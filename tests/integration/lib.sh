@@ -130,6 +130,16 @@ make_certs() {
 }
 
 finish() {
+    # A sanitizer report in any server's output fails the suite: a worker
+    # that aborts is restarted by the supervisor, so behaviour alone can hide it.
+    local reports
+    reports=$(grep -l -a -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T"/*.log 2>/dev/null)
+    if [ -n "$reports" ]; then
+        fail "sanitizer reports in: $reports"
+        grep -a -h -A12 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' $reports | head -60
+    else
+        pass "no sanitizer report in any server log"
+    fi
     echo "$PASSED passed, $FAILED failed"
     [ "$FAILED" -eq 0 ]
 }
