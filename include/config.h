@@ -50,6 +50,12 @@ void config_print_help(FILE *f, const char *usage, const struct config_option *o
 /* Frees the strings and lists the table points at inside settings. */
 void config_free(const struct config_option *opts, size_t n, void *settings);
 
+/* The listener rule shared by stenod and steno-mock: something to listen
+ * on (empty items, e.g. --listen '', count as none), and TLS listeners only
+ * with a certificate and a key. False with err filled otherwise. */
+bool config_check_listeners(const struct config_list *plain, const struct config_list *tls,
+                            const char *cert, const char *key, char *err, size_t errlen) MUST_CHECK;
+
 /* The value parsers, exposed for tests and for other text inputs. */
 bool config_parse_size(const char *s, uint64_t *out) MUST_CHECK;
 bool config_parse_seconds(const char *s, double *out) MUST_CHECK;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -285,4 +286,26 @@ void config_free(const struct config_option *opts, size_t n, void *settings)
             list_clear(f);
         }
     }
+}
+
+static bool list_nonempty(const struct config_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->items[i][0])
+            return true;
+    return false;
+}
+
+bool config_check_listeners(const struct config_list *plain, const struct config_list *tls,
+                            const char *cert, const char *key, char *err, size_t errlen)
+{
+    if (tls->n && (!cert || !*cert || !key || !*key)) {
+        snprintf(err, errlen, "--tls-listen needs --tls-cert and --tls-key");
+        return false;
+    }
+    if (!list_nonempty(plain) && !list_nonempty(tls)) {
+        snprintf(err, errlen, "nothing to listen on: give --listen or --tls-listen");
+        return false;
+    }
+    return true;
 }

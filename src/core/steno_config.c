@@ -113,16 +113,8 @@ bool steno_config_load(struct steno_config *cfg, int argc, char **argv, bool *he
         return false;
     if (*help)
         return true;
-    if (cfg->tls_listen.n &&
-        (!cfg->tls_cert || !*cfg->tls_cert || !cfg->tls_key || !*cfg->tls_key)) {
-        snprintf(err, errlen, "--tls-listen needs --tls-cert and --tls-key");
-        return false;
-    }
-    if (!cfg->listen.n && !cfg->tls_listen.n) {
-        snprintf(err, errlen, "nothing to listen on: give --listen or --tls-listen");
-        return false;
-    }
-    return true;
+    return config_check_listeners(&cfg->listen, &cfg->tls_listen, cfg->tls_cert, cfg->tls_key, err,
+                                  errlen);
 }
 
 void steno_config_free(struct steno_config *cfg)

@@ -65,14 +65,6 @@ static const char usage[] =
     "POST /stats/reset, POST /mock/faults, GET /healthz, GET /metrics.\n"
     "The default key is \"test-key\" (Authorization: Bearer test-key).";
 
-static bool nonempty(const struct config_list *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        if (l->items[i][0])
-            return true;
-    return false;
-}
-
 bool mock_config_load(struct mock_config *cfg, int argc, char **argv, bool *help, char *err,
                       size_t errlen)
 {
@@ -80,15 +72,9 @@ bool mock_config_load(struct mock_config *cfg, int argc, char **argv, bool *help
         return false;
     if (*help)
         return true;
-    if (cfg->tls_listen.n &&
-        (!cfg->tls_cert || !*cfg->tls_cert || !cfg->tls_key || !*cfg->tls_key)) {
-        snprintf(err, errlen, "--tls-listen needs --tls-cert and --tls-key");
+    if (!config_check_listeners(&cfg->listen, &cfg->tls_listen, cfg->tls_cert, cfg->tls_key, err,
+                                errlen))
         return false;
-    }
-    if (!nonempty(&cfg->listen) && !nonempty(&cfg->tls_listen)) {
-        snprintf(err, errlen, "nothing to listen on: give --listen or --tls-listen");
-        return false;
-    }
     if (!cfg->models.n) {
         snprintf(err, errlen, "--models: at least one model is needed");
         return false;
