@@ -59,6 +59,16 @@ struct steno_config {
     double claim_interval;
     char *webhook_secret;
     int64_t webhook_attempts;
+    double redis_timeout;
+    double redis_connect_timeout;
+    double redis_probe_interval;
+    double redis_recover_after;
+    char *admin_key;
+    uint64_t cache_memory;
+    double cache_ttl;
+    int64_t cache_warm;
+    double sse_heartbeat;
+    uint64_t sse_buffer;
 };
 
 extern const struct config_option steno_options[];

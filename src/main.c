@@ -16,6 +16,7 @@
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
+#include "redis.h"
 #include "steno_config.h"
 #include "supervisor.h"
 #include "tls.h"
@@ -165,6 +166,7 @@ int main(int argc, char **argv)
     http_metrics_init();
     upstream_metrics_init();
     db_metrics_init();
+    redis_metrics_init();
     unsigned n = (unsigned)cfg.workers;
     int rc = 1;
     struct worker_spec *specs = xcalloc(n, sizeof(*specs));

@@ -32,6 +32,11 @@ struct bio *jobs_bio(const struct jobs *j)
     return j->bio;
 }
 
+struct redis *jobs_redis(const struct jobs *j)
+{
+    return j->redis;
+}
+
 const char *jobs_owner(const struct jobs *j)
 {
     return j->owner;
@@ -129,6 +134,20 @@ struct jobs *jobs_start(struct event_base *base, const struct steno_config *cfg,
     struct webhook_config wc = {.secret = cfg->webhook_secret,
                                 .max_attempts = (unsigned)cfg->webhook_attempts};
     j->webhooks = webhooks_new(base, &wc);
+    if (cfg->redis_url && *cfg->redis_url) {
+        struct redis_options ro;
+        redis_options_default(&ro);
+        ro.url = cfg->redis_url;
+        ro.command_timeout = cfg->redis_timeout;
+        ro.connect_timeout = cfg->redis_connect_timeout;
+        ro.probe_interval = cfg->redis_probe_interval;
+        ro.recover_after = cfg->redis_recover_after;
+        j->redis = redis_new(base, &ro, err, errlen);
+        if (!j->redis) {
+            jobs_stop(j);
+            return NULL;
+        }
+    }
     if (cfg->database_url && *cfg->database_url) {
         struct db_pool_options o;
         db_pool_options_default(&o);
@@ -159,6 +178,7 @@ void jobs_stop(struct jobs *j)
     engine_free(j->engine);
     webhooks_free(j->webhooks);
     upstream_free(j->up);
+    redis_free(j->redis);
     if (j->db)
         db_pool_close(j->db);
     bio_free(j->bio);

@@ -5,6 +5,7 @@
 #include <sys/queue.h>
 
 #include "jobs.h"
+#include "redis.h"
 #include "webhook.h"
 
 struct running_job;
@@ -13,6 +14,7 @@ struct jobs {
     struct event_base *base;
     const struct steno_config *cfg;
     struct db_pool *db;
+    struct redis *redis; /* NULL without --redis-url */
     struct bio *bio;
     struct upstream *up;
     struct engine *engine;
