@@ -163,6 +163,7 @@ struct jobs *jobs_start(struct event_base *base, const struct steno_config *cfg,
             return NULL;
         }
         jobs_runner_start(j);
+        jobs_degradation_start(j);
     }
     current = j;
     return j;
