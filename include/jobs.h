@@ -40,6 +40,8 @@ struct jobs *jobs_current(void);
 const struct steno_config *jobs_config(const struct jobs *j);
 struct db_pool *jobs_db(const struct jobs *j); /* NULL without --database-url */
 struct bio *jobs_bio(const struct jobs *j);
+/* The engine: the synchronous endpoint runs its work in-process on it. */
+struct engine *jobs_engine(const struct jobs *j);
 /* NULL without --redis-url; see redis.h for the degraded mode. */
 struct redis *jobs_redis(const struct jobs *j);
 /* The lease owner name of this process ("host:pid"). */

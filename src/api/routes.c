@@ -14,6 +14,7 @@ void api_register_routes(const struct steno_config *cfg)
     ROUTE("GET", "/metrics", api_metrics, 0);
     ROUTE("POST", "/admin/degradation/override", api_admin_override, 4096);
     ROUTE("POST", "/v1/transcriptions", api_transcriptions_post, cfg->max_upload);
+    ROUTE("POST", "/v1/audio/transcriptions", api_audio_transcriptions, cfg->max_upload);
     /* job read/admin endpoints (src/api/jobs_read.c, jobs_admin.c) */
     ROUTE("GET", "/v1/jobs", api_jobs_list, 0);
     ROUTE("GET", "/v1/jobs/{id}", api_job_get, 0);

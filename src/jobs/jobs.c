@@ -32,6 +32,11 @@ struct bio *jobs_bio(const struct jobs *j)
     return j->bio;
 }
 
+struct engine *jobs_engine(const struct jobs *j)
+{
+    return j->engine;
+}
+
 struct redis *jobs_redis(const struct jobs *j)
 {
     return j->redis;
