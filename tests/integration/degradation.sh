@@ -114,6 +114,12 @@ check "override back to full: 200" 200 \
     "$(ov -H "Authorization: Bearer $ADMIN" -d '{"mode":"full","reason":"done"}')"
 check_true "every worker back to full" wait_metric steno_redis_degraded 0 10
 check "/readyz: not forced" false "$(ready_field mode_forced)"
+curl -s "$S/api/metrics" >"$T/m.json"
+check "/api/metrics: the same gauge as /metrics" 0 \
+    "$("$BUILD/tests/mock/jget" metrics.steno_redis_degraded.series.0.value "$T/m.json")"
+check "/api/metrics: histograms carry quantiles" true \
+    "$("$BUILD/tests/mock/jget" metrics.steno_http_request_duration_seconds.series.0.p99 "$T/m.json" |
+        awk '{ print ($1 > 0) ? "true" : "false" }')"
 
 # --- an admin endpoint without --admin-key is refused outright
 start_server "$BUILD/stenod" plain --database-url "$STENO_DATABASE_URL" --redis-url "" --jobs-per-worker 0 \
