@@ -104,6 +104,10 @@ void cache_invalidate(struct cache *c, const char *sha256, const char *actor,
  * does on arrival). Returns how many. */
 size_t cache_drop_local(struct cache *c, const char *sha256);
 
+/* Send the batched hit counts now (SIGTERM drain: the pool is closed soon
+ * after, and queries still queued then are dropped). */
+void cache_flush(struct cache *c);
+
 /* Counters summed over all worker processes (shared-memory metrics), and
  * this process's L1. */
 struct cache_stats {

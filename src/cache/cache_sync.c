@@ -62,6 +62,12 @@ static void flush_bumps(struct cache *c)
     json_object_clear(c->bumps); /* counts are a hint: lost ones do not matter */
 }
 
+void cache_flush(struct cache *c)
+{
+    if (c)
+        flush_bumps(c);
+}
+
 static void bump_timer(evutil_socket_t fd, short what, void *arg)
 {
     flush_bumps(arg);

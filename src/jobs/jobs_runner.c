@@ -563,6 +563,8 @@ void jobs_runner_start(struct jobs *j)
  * resumes them without waiting for the lease to expire. */
 void jobs_drain(struct jobs *j)
 {
+    if (j)
+        cache_flush(j->cache);
     if (!j || !j->db || j->stopping)
         return;
     j->stopping = true;
