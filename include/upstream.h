@@ -111,5 +111,8 @@ struct upstream_stats {
     uint64_t bytes_sent;         /* request body bytes, all attempts */
 };
 void upstream_get_stats(const struct upstream *up, struct upstream_stats *out);
+/* Change this process's requests-per-minute share (0 = unlimited) and
+ * re-examine the queue at once with the new rate. */
+void upstream_set_rpm(struct upstream *up, double rpm);
 
 #endif

@@ -168,6 +168,7 @@ int main(int argc, char **argv)
     upstream_metrics_init();
     db_metrics_init();
     redis_metrics_init();
+    jobs_metrics_init();
     cache_metrics_init();
     unsigned n = (unsigned)cfg.workers;
     int rc = 1;

@@ -32,6 +32,16 @@ struct bio *jobs_bio(const struct jobs *j)
     return j->bio;
 }
 
+void jobs_metrics_init(void)
+{
+    rate_share_metrics_init();
+}
+
+struct engine *jobs_engine(const struct jobs *j)
+{
+    return j->engine;
+}
+
 struct redis *jobs_redis(const struct jobs *j)
 {
     return j->redis;
@@ -94,7 +104,7 @@ static struct upstream *make_upstream(struct event_base *base, const struct sten
     uc.ca_file = cfg->upstream_ca_file;
     uc.max_connections = (unsigned)cfg->upstream_connections;
     uc.max_inflight = (unsigned)cfg->upstream_concurrency;
-    /* the server-wide rate is split evenly between the workers */
+    /* the server-wide rate is shared between processes (rate_share.c) */
     uc.rpm = cfg->upstream_rpm > 0 ? cfg->upstream_rpm / (double)cfg->workers : 0;
     uc.max_retries = (unsigned)cfg->upstream_retries;
     uc.timeout_min = cfg->upstream_timeout_min;
@@ -153,6 +163,7 @@ struct jobs *jobs_start(struct event_base *base, const struct steno_config *cfg,
             return NULL;
         }
     }
+    rate_share_start(j);
     if (cfg->database_url && *cfg->database_url) {
         struct db_pool_options o;
         db_pool_options_default(&o);
@@ -168,6 +179,7 @@ struct jobs *jobs_start(struct event_base *base, const struct steno_config *cfg,
             return NULL;
         }
         jobs_runner_start(j);
+        jobs_degradation_start(j);
     }
     struct cache_options co = {.memory = (size_t)cfg->cache_memory,
                                .ttl = cfg->cache_ttl,
@@ -186,6 +198,7 @@ void jobs_stop(struct jobs *j)
         current = NULL;
     cache_shutdown(j->cache); /* before Redis and PostgreSQL go */
     jobs_runner_stop(j);
+    rate_share_stop(j);
     engine_free(j->engine);
     webhooks_free(j->webhooks);
     upstream_free(j->up);

@@ -22,6 +22,11 @@ struct jobs {
     struct engine *engine;
     struct webhooks *webhooks;
     char owner[96];
+    bool forced_degraded;  /* operator override, also without Redis */
+    struct event *rate_ev; /* rate_share.c: announce, recompute the rpm share */
+    bool rate_busy;
+    double rate_share;
+    char forced_reason[160];
     /* runner */
     LIST_HEAD(, running_job) running;
     unsigned nrunning;
@@ -35,6 +40,13 @@ struct jobs {
 };
 
 void jobs_runner_start(struct jobs *j);
+/* Share --upstream-rpm between the busy processes of the cluster (Redis),
+ * or evenly between this server's workers without it. */
+void rate_share_start(struct jobs *j);
+void rate_share_stop(struct jobs *j);
+void rate_share_metrics_init(void);
+/* LISTEN for operator overrides and apply the last one recorded. */
+void jobs_degradation_start(struct jobs *j);
 void jobs_runner_stop(struct jobs *j);
 
 #endif

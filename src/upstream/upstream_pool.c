@@ -493,6 +493,12 @@ void upstream_get_stats(const struct upstream *up, struct upstream_stats *out)
     out->calls++;
 }
 
+void upstream_set_rpm(struct upstream *up, double rpm)
+{
+    admission_set_rpm(up->adm, rpm, up_now());
+    event_active(up->token_ev, EV_TIMEOUT, 0); /* a wait computed at the old rate is stale */
+}
+
 void upstream_free(struct upstream *up)
 {
     if (!up)
