@@ -50,8 +50,8 @@ static void invalidated(const struct cache_invalidation *r, void *arg)
     }
     json_t *l2 = r->l2 < 0 ? json_null() : json_integer(r->l2);
     http_respond_json(req, 200,
-                      json_pack("{s:s,s:b,s:{s:I,s:o,s:I},s:s}", "sha256", r->sha256, "deleted",
-                                1, "removed", "l1", (json_int_t)r->l1, "l2", l2, "l3",
+                      json_pack("{s:s,s:b,s:{s:I,s:o,s:I},s:s}", "sha256", r->sha256, "deleted", 1,
+                                "removed", "l1", (json_int_t)r->l1, "l2", l2, "l3",
                                 (json_int_t)r->l3, "l2_state",
                                 r->l2 < 0 ? "deferred until Redis is available" : "done"));
 }
@@ -110,9 +110,10 @@ static void answer_stats(struct http_request *req, const char *l3_rows)
     json_object_set_new(l1, "max_bytes_per_worker", json_integer((json_int_t)st.l1_max_bytes));
     json_object_set_new(l1, "evictions", json_integer((json_int_t)st.l1_evictions));
     json_t *l2 = tier_json(st.hits[2], st.misses[2]);
-    json_object_set_new(l2, "state", json_string(!st.l2_configured  ? "off"
-                                                 : st.l2_available ? "available"
-                                                                   : "unavailable"));
+    json_object_set_new(l2, "state",
+                        json_string(!st.l2_configured ? "off"
+                                    : st.l2_available ? "available"
+                                                      : "unavailable"));
     json_t *l3 = tier_json(st.hits[3], st.misses[3]);
     json_object_set_new(l3, "rows", l3_rows ? json_integer(atoll(l3_rows)) : json_null());
     http_respond_json(req, 200,
@@ -120,8 +121,8 @@ static void answer_stats(struct http_request *req, const char *l3_rows)
                                 (json_int_t)lookups, "hits", (json_int_t)hits, "misses",
                                 (json_int_t)(lookups - (hits < lookups ? hits : lookups)),
                                 "hit_rate", lookups ? (double)hits / (double)lookups : 0.0,
-                                "workers", (json_int_t)jobs_config(j)->workers, "l1", l1, "l2",
-                                l2, "l3", l3, "invalidations", (json_int_t)st.invalidations));
+                                "workers", (json_int_t)jobs_config(j)->workers, "l1", l1, "l2", l2,
+                                "l3", l3, "invalidations", (json_int_t)st.invalidations));
 }
 
 static void rows_done(const struct db_result *r, void *arg)
@@ -131,8 +132,8 @@ static void rows_done(const struct db_result *r, void *arg)
     if (!req)
         return;
     free(c);
-    answer_stats(req, r->error == DB_OK && db_result_rows(r) == 1 ? db_result_value(r, 0, 0)
-                                                                  : NULL);
+    answer_stats(req,
+                 r->error == DB_OK && db_result_rows(r) == 1 ? db_result_value(r, 0, 0) : NULL);
 }
 
 void api_cache_stats(struct http_request *req)

@@ -225,8 +225,8 @@ static void record_hit(struct submit *s, enum cache_tier tier, char *id)
     snprintf(prio, sizeof(prio), "%d", s->prio);
     snprintf(bytes, sizeof(bytes), "%llu", s->up ? (unsigned long long)s->up->bytes : 0ULL);
     const char *sha = s->up ? s->up->sha256 : s->want_sha;
-    const char *p[] = {id,       prio,     sha, s->up ? s->up->path : "", bytes,
-                       s->ptext, s->key, cache_tier_name(tier)};
+    const char *p[] = {id,    prio,     sha,    s->up ? s->up->path : "",
+                       bytes, s->ptext, s->key, cache_tier_name(tier)};
     db_pool_exec(db, api_stmt_get(db, &st_hit), 8, p, logged_cb, NULL);
 }
 
@@ -252,8 +252,7 @@ static void answer_hit(struct http_request *req, struct submit *s, enum cache_ti
         char err[128];
         struct transcript *t = transcript_from_json(json, len, err, sizeof(err));
         if (!t) {
-            log_ctx_error(req->log_ctx, "submit: cached transcript %s unreadable: %s", s->key,
-                          err);
+            log_ctx_error(req->log_ctx, "submit: cached transcript %s unreadable: %s", s->key, err);
             json_decref(links);
             http_respond_error(req, 500, "server_error", "internal",
                                "the cached transcript is damaged");
@@ -267,10 +266,10 @@ static void answer_hit(struct http_request *req, struct submit *s, enum cache_ti
         free(body);
         return;
     }
-    json_t *head = json_pack("{s:o,s:s,s:s,s:s,s:s,s:o}", "id", id[0] ? json_string(id) : json_null(),
-                             "object", "transcription", "status", "done", "cache",
-                             cache_tier_name(tier), "cache_key", s->key, "links",
-                             links ? links : json_null());
+    json_t *head =
+        json_pack("{s:o,s:s,s:s,s:s,s:s,s:o}", "id", id[0] ? json_string(id) : json_null(),
+                  "object", "transcription", "status", "done", "cache", cache_tier_name(tier),
+                  "cache_key", s->key, "links", links ? links : json_null());
     char *h = json_dumps(head, JSON_COMPACT);
     json_decref(head);
     size_t hlen = strlen(h) - 1; /* without the closing brace */

@@ -39,16 +39,16 @@ void cache_metrics_init(void)
             char labels[64];
             snprintf(labels, sizeof(labels), "tier=\"%s\",result=\"%s\"", tiers[t],
                      h ? "hit" : "miss");
-            cache_m.req[t][h] = metrics_counter("steno_cache_requests_total",
-                                                "Transcript cache lookups by tier and outcome",
-                                                labels);
+            cache_m.req[t][h] =
+                metrics_counter("steno_cache_requests_total",
+                                "Transcript cache lookups by tier and outcome", labels);
         }
     cache_m.bytes = metrics_gauge("steno_cache_bytes", "L1 cache bytes used (all workers)", "");
     cache_m.keys = metrics_gauge("steno_cache_keys", "L1 cache entries (all workers)", "");
     cache_m.evictions =
         metrics_counter("steno_cache_evictions_total", "L1 entries evicted to make room", "");
-    cache_m.invalidations = metrics_counter(
-        "steno_cache_invalidations_total", "sha256 invalidations applied to an L1", "");
+    cache_m.invalidations = metrics_counter("steno_cache_invalidations_total",
+                                            "sha256 invalidations applied to an L1", "");
     cache_m.l2_errors = metrics_counter("steno_cache_l2_errors_total",
                                         "Redis cache commands that failed (taken as misses)", "");
     cache_m.declared = true;
@@ -134,8 +134,7 @@ static void l3_done(const struct db_result *res, void *arg)
     struct cache *c = l->c;
     if (res->error != DB_OK || db_result_rows(res) < 1) {
         if (res->error != DB_OK)
-            log_debug("cache: L3 lookup failed (%s): %s", db_error_name(res->error),
-                      res->message);
+            log_debug("cache: L3 lookup failed (%s): %s", db_error_name(res->error), res->message);
         cache_count(CACHE_L3, false);
         finish(l, CACHE_MISS, NULL, 0);
         return;

@@ -45,8 +45,7 @@ static const char LUA_DROP[] = "local ks = redis.call('SMEMBERS', KEYS[1]) local
 static void bump_done(const struct db_result *res, void *arg)
 {
     if (res->error != DB_OK)
-        log_warn("cache: hit counts not written (%s): %s", db_error_name(res->error),
-                  res->message);
+        log_warn("cache: hit counts not written (%s): %s", db_error_name(res->error), res->message);
 }
 
 static void flush_bumps(struct cache *c)
