@@ -44,6 +44,9 @@ struct bio *jobs_bio(const struct jobs *j);
 struct engine *jobs_engine(const struct jobs *j);
 /* NULL without --redis-url; see redis.h for the degraded mode. */
 struct redis *jobs_redis(const struct jobs *j);
+/* The transcript cache of this process (include/cache.h); never NULL
+ * while the service runs. */
+struct cache *jobs_cache(const struct jobs *j);
 /* The lease owner name of this process ("host:pid"). */
 const char *jobs_owner(const struct jobs *j);
 /* SIGTERM: stop claiming and hand this process's jobs back to the queue. */

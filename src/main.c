@@ -8,6 +8,7 @@
 #include "api.h"
 #include "audio_encode.h"
 #include "db_metrics.h"
+#include "cache.h"
 #include "db_migrate.h"
 #include "http_metrics.h"
 #include "jobs.h"
@@ -168,6 +169,7 @@ int main(int argc, char **argv)
     db_metrics_init();
     redis_metrics_init();
     jobs_metrics_init();
+    cache_metrics_init();
     unsigned n = (unsigned)cfg.workers;
     int rc = 1;
     struct worker_spec *specs = xcalloc(n, sizeof(*specs));

@@ -20,7 +20,9 @@
  * (attempts reset, error cleared); done chunks keep their results, so only
  * the failed ones go upstream again (FR-2.5). Columns: the status before
  * ($1 unknown → NULL), jobs requeued (0/1), chunks requeued. Claimers hear
- * steno_jobs. $2 is the request id for the audit row. */
+ * steno_jobs. $2 is the request id for the audit row. A requeued job is
+ * not joinable (single_flight false): an identical one may be in flight
+ * already, and schema/003's unique index allows only one. */
 static struct api_stmt st_retry = {
     /* clang-format off */
     .sql =
@@ -28,7 +30,7 @@ static struct api_stmt st_retry = {
         "SELECT status "
         "FROM jobs "
         "WHERE id = $1::uuid), j AS ("
-        "UPDATE jobs SET status = 'queued', error = NULL, finished_at = NULL "
+        "UPDATE jobs SET status = 'queued', error = NULL, finished_at = NULL, single_flight = false "
         "WHERE id = $1::uuid AND status = 'failed' "
         "RETURNING id), c AS ("
         "UPDATE chunks SET status = 'pending', attempts = 0, last_error = NULL, started_at = "

@@ -35,7 +35,7 @@ static struct api_stmt st_job_get = {
         API_SQL_TS("j.finished_at")
         ", 'attempts', j.attempts, 'audio', json_build_object('sha256', j.audio_sha256, "
         "'bytes', j.audio_bytes, 'seconds', j.audio_seconds), 'params', j.params, 'plan', "
-        "j.plan, 'error', j.error, 'cache_key', j.cache_key, 'chunks', COALESCE(c.list, "
+        "j.plan, 'error', j.error, 'cache_key', j.cache_key, 'cache_level', j.cache_level, 'chunks', COALESCE(c.list, "
         "'[]'::json), 'progress', json_build_object('chunks_total', c.total, 'chunks_done', "
         "c.done, 'chunks_failed', c.failed), 'links', json_build_object('self', '/v1/jobs/' "
         "|| j.id, 'events', '/v1/jobs/' || j.id || '/events', 'transcript', "

@@ -6,6 +6,7 @@
  * uploads, from the form's fields (fields win). Audio that cannot be
  * decoded is refused here (415/422) rather than failing later in a worker,
  * and nothing it wrote is left behind. */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,30 +16,76 @@
 #include "api_call.h"
 #include "api_jobs.h"
 #include "audio_probe.h"
+#include "cache.h"
 #include "cache_key.h"
+#include "hex.h"
 #include "jobs.h"
 #include "log.h"
+#include "transcript.h"
 #include "upload.h"
+
+#include <openssl/rand.h>
 
 #define MAX_PROMPT 4000
 
+/* Single flight: ON CONFLICT DO NOTHING covers both unique indexes — the
+ * Idempotency-Key and jobs_single_flight (one joinable queued/running job
+ * per cache key, schema/003_cache.sql). When the insert yields, the second
+ * SELECT finds the job that holds the key: the idempotent replay first,
+ * else the identical job in flight to attach to. Under READ COMMITTED that
+ * SELECT uses the statement's snapshot and may miss a row committed while
+ * the INSERT waited on it; then no row comes back and the caller runs the
+ * statement once more. Column 4: new | replayed | attached. */
 static const char SQL_INSERT[] =
     "WITH ins AS (INSERT INTO jobs (priority, audio_sha256, audio_path, audio_bytes,"
     "                               audio_seconds, params, cache_key, idempotency_key,"
-    "                               webhook_url)"
-    "             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9)"
-    "             ON CONFLICT (idempotency_key) DO NOTHING"
+    "                               webhook_url, single_flight)"
+    "             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, true)"
+    "             ON CONFLICT DO NOTHING"
     "             RETURNING id, status, created_at)"
-    " SELECT id, status, created_at, true, pg_notify('steno_jobs', id::text)::text FROM ins"
+    " SELECT id, status, created_at, 'new', pg_notify('steno_jobs', id::text)::text FROM ins"
     " UNION ALL"
-    " SELECT id, status, created_at, false, '' FROM jobs"
-    "  WHERE idempotency_key = $8 AND NOT EXISTS (SELECT 1 FROM ins)";
+    " (SELECT id, status, created_at,"
+    "         CASE WHEN idempotency_key = $8 THEN 'replayed' ELSE 'attached' END, '' FROM jobs"
+    "   WHERE (idempotency_key = $8 OR (cache_key = $7 AND single_flight"
+    "                                   AND status IN ('queued', 'running')))"
+    "     AND NOT EXISTS (SELECT 1 FROM ins)"
+    "   ORDER BY idempotency_key = $8 DESC NULLS LAST LIMIT 1)";
+#define INSERT_TRIES 3
+
+/* A cache hit is recorded as a finished job (cache_level says which tier),
+ * so /v1/jobs/{id} and /v1/transcripts/{id} work for it as for any job.
+ * Written after the answer went out; a failure only loses that record. */
+static struct api_stmt st_hit = {
+    .sql = "INSERT INTO jobs (id, status, priority, audio_sha256, audio_path, audio_bytes,"
+           " audio_seconds, params, cache_key, cache_level, started_at, finished_at)"
+           " VALUES ($1, 'done', $2, $3, $4, $5,"
+           " (SELECT audio_seconds FROM transcripts WHERE cache_key = $7), $6::jsonb, $7, $8,"
+           " now(), now())",
+};
 
 struct submit {
     struct http_request *req; /* NULL once the client left */
-    struct upload_result *up;
+    struct upload_result *up; /* NULL for a pre-upload lookup */
     char idem[201];
+    char want_sha[65]; /* X-Content-SHA256 / ?sha256=, lower-case; "" = none */
+    /* known once the parameters are read */
+    char *ptext; /* params, canonical JSON */
+    int prio;
+    bool has_fmt; /* response_format given: answer hits in that format */
+    enum transcript_format fmt;
+    char key[512];
+    char webhook[2048];
+    char secs[32]; /* probed duration */
+    unsigned tries;
 };
+
+static void submit_free(struct submit *s)
+{
+    upload_result_free(s->up);
+    free(s->ptext);
+    free(s);
+}
 
 /* A field from the form, else the query string, else NULL. */
 static const char *param(struct http_request *req, json_t *fields, const char *name, char *buf,
@@ -76,38 +123,44 @@ static bool bad(struct http_request *req, const char *what, const char *rule)
     return false;
 }
 
-/* Validate the parameters into a params object (NULL + answered on error). */
-static json_t *read_params(struct http_request *req, json_t *fields, int *prio, char *webhook,
-                           size_t wlen)
+/* Validate the parameters into s: params (canonical JSON), priority,
+ * webhook, response format and the cache key for `sha256`. false when a
+ * parameter is wrong (answered 400). */
+static bool read_params(struct http_request *req, json_t *fields, struct submit *s,
+                        const char *sha256)
 {
     const struct steno_config *cfg = jobs_config(jobs_current());
-    char model[128], lang[32], tbuf[32], pbuf[16];
+    char model[128], lang[32], tbuf[32], pbuf[16], fbuf[32];
     char prompt[MAX_PROMPT + 1];
     const char *m = param(req, fields, "model", model, sizeof(model));
     const char *l = param(req, fields, "language", lang, sizeof(lang));
     const char *t = param(req, fields, "temperature", tbuf, sizeof(tbuf));
     const char *pr = param(req, fields, "priority", pbuf, sizeof(pbuf));
     const char *p = param(req, fields, "prompt", prompt, sizeof(prompt));
-    const char *w = param(req, fields, "webhook_url", webhook, wlen);
+    const char *w = param(req, fields, "webhook_url", s->webhook, sizeof(s->webhook));
+    const char *f = param(req, fields, "response_format", fbuf, sizeof(fbuf));
     if (m && (!*m || strlen(m) >= sizeof(model) - 1))
-        return bad(req, "model", "1..126 characters"), NULL;
+        return bad(req, "model", "1..126 characters");
     if (l && (strlen(l) > 16 ||
               strspn(l, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-") != strlen(l)))
-        return bad(req, "language", "a language code such as en or ru"), NULL;
+        return bad(req, "language", "a language code such as en or ru");
     double temp = -1;
     if (t) {
         char *end;
         temp = strtod(t, &end);
         if (end == t || *end || !(temp >= 0 && temp <= 1))
-            return bad(req, "temperature", "a number from 0 to 1"), NULL;
+            return bad(req, "temperature", "a number from 0 to 1");
     }
-    *prio = 1;
-    if (pr && !jobs_priority_parse(pr, prio))
-        return bad(req, "priority", "high, medium or low"), NULL;
+    s->prio = 1;
+    if (pr && !jobs_priority_parse(pr, &s->prio))
+        return bad(req, "priority", "high, medium or low");
     if (p && strlen(p) >= MAX_PROMPT)
-        return bad(req, "prompt", "under 4000 characters"), NULL;
+        return bad(req, "prompt", "under 4000 characters");
     if (w && *w && strncmp(w, "http://", 7) != 0 && strncmp(w, "https://", 8) != 0)
-        return bad(req, "webhook_url", "an http:// or https:// URL"), NULL;
+        return bad(req, "webhook_url", "an http:// or https:// URL");
+    if (f && !transcript_format_parse(f, &s->fmt))
+        return bad(req, "response_format", "json, text, srt, vtt or verbose_json");
+    s->has_fmt = f != NULL;
     bool words = has_value(req, fields, "timestamp_granularities[]", "word") ||
                  has_value(req, fields, "timestamp_granularities", "word");
     json_t *params = json_pack("{s:s,s:s}", "model", m ? m : cfg->model, "timestamp_granularity",
@@ -119,20 +172,137 @@ static json_t *read_params(struct http_request *req, json_t *fields, int *prio, 
     if (temp >= 0)
         json_object_set_new(params, "temperature", json_real(temp));
     if (!w || !*w)
-        webhook[0] = '\0';
-    return params;
+        s->webhook[0] = '\0';
+    struct cache_key_params kp = {
+        .sha256 = sha256,
+        .language = l,
+        .model = m ? m : cfg->model,
+        .prompt = p,
+        .temperature = temp,
+        .word_timestamps = words,
+    };
+    if (!cache_key_build(&kp, s->key, sizeof(s->key)))
+        snprintf(s->key, sizeof(s->key), "transcript:%s:unkeyable", sha256);
+    s->ptext = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(params);
+    return true;
 }
+
+static void logged_cb(const struct db_result *res, void *arg)
+{
+    if (res->error != DB_OK)
+        log_warn("submit: cache hit not recorded as a job (%s): %s", db_error_name(res->error),
+                 res->message);
+}
+
+/* A random (version 4) uuid in canonical text form, 37 bytes. */
+static void new_uuid(char *out)
+{
+    unsigned char b[16];
+    if (RAND_bytes(b, sizeof(b)) != 1)
+        for (size_t i = 0; i < sizeof(b); i++)
+            b[i] = (unsigned char)random();
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    char hex[33];
+    hex_encode(b, 16, hex);
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
+/* Record the hit as a done job when the database is up; "" otherwise. */
+static void record_hit(struct submit *s, enum cache_tier tier, char *id)
+{
+    id[0] = '\0';
+    struct db_pool *db = jobs_db(jobs_current());
+    struct db_pool_health h;
+    if (!db)
+        return;
+    db_pool_health(db, &h);
+    if (h.up == 0)
+        return; /* never make a cached answer wait for PostgreSQL */
+    new_uuid(id);
+    char prio[8], bytes[32];
+    snprintf(prio, sizeof(prio), "%d", s->prio);
+    snprintf(bytes, sizeof(bytes), "%llu", s->up ? (unsigned long long)s->up->bytes : 0ULL);
+    const char *sha = s->up ? s->up->sha256 : s->want_sha;
+    const char *p[] = {id,    prio,     sha,    s->up ? s->up->path : "",
+                       bytes, s->ptext, s->key, cache_tier_name(tier)};
+    db_pool_exec(db, api_stmt_get(db, &st_hit), 8, p, logged_cb, NULL);
+}
+
+/* 200 from the cache. With response_format: the transcript in that format
+ * (as OpenAI answers). Without: {"id","object","status","cache",
+ * "cache_key","links","transcript":{verbose_json}} — the cached text is
+ * spliced in as is, never re-parsed. The tier is also in X-Steno-Cache. */
+static void answer_hit(struct http_request *req, struct submit *s, enum cache_tier tier,
+                       const char *json, size_t len)
+{
+    char id[40];
+    record_hit(s, tier, id);
+    http_response_header(req, "x-steno-cache", cache_tier_name(tier));
+    json_t *links = NULL;
+    if (id[0]) {
+        char self[96], transcript[112];
+        snprintf(self, sizeof(self), "/v1/jobs/%s", id);
+        snprintf(transcript, sizeof(transcript), "/v1/transcripts/%s", id);
+        http_response_header(req, "x-steno-job-id", id);
+        links = json_pack("{s:s,s:s}", "self", self, "transcript", transcript);
+    }
+    if (s->has_fmt) {
+        char err[128];
+        struct transcript *t = transcript_from_json(json, len, err, sizeof(err));
+        if (!t) {
+            log_ctx_error(req->log_ctx, "submit: cached transcript %s unreadable: %s", s->key, err);
+            json_decref(links);
+            http_respond_error(req, 500, "server_error", "internal",
+                               "the cached transcript is damaged");
+            return;
+        }
+        size_t blen;
+        char *body = transcript_render(t, s->fmt, &blen);
+        transcript_free(t);
+        json_decref(links);
+        http_respond(req, 200, transcript_format_content_type(s->fmt), body, blen);
+        free(body);
+        return;
+    }
+    json_t *head =
+        json_pack("{s:o,s:s,s:s,s:s,s:s,s:o}", "id", id[0] ? json_string(id) : json_null(),
+                  "object", "transcription", "status", "done", "cache", cache_tier_name(tier),
+                  "cache_key", s->key, "links", links ? links : json_null());
+    char *h = json_dumps(head, JSON_COMPACT);
+    json_decref(head);
+    size_t hlen = strlen(h) - 1; /* without the closing brace */
+    static const char mid[] = ",\"transcript\":";
+    size_t blen = hlen + sizeof(mid) - 1 + len + 1;
+    char *body = xmalloc(blen + 1);
+    memcpy(body, h, hlen);
+    memcpy(body + hlen, mid, sizeof(mid) - 1);
+    memcpy(body + hlen + sizeof(mid) - 1, json, len);
+    body[blen - 1] = '}';
+    body[blen] = '\0';
+    free(h);
+    http_respond(req, 200, "application/json", body, blen);
+    free(body);
+}
+
+static void insert_job(struct http_request *req, struct submit *s);
 
 static void inserted(const struct db_result *res, void *arg)
 {
     struct submit *s = arg;
     struct http_request *req = s->req;
-    upload_result_free(s->up);
-    free(s);
-    if (!req)
+    if (!req) {
+        submit_free(s);
         return; /* the client left; the job (if any) runs anyway */
+    }
     req->user = NULL;
     req->on_abort = NULL;
+    if (res->error == DB_OK && db_result_rows(res) < 1 && ++s->tries < INSERT_TRIES) {
+        insert_job(req, s); /* the job we collided with was not visible yet */
+        return;
+    }
+    submit_free(s);
     if (res->error != DB_OK || db_result_rows(res) < 1) {
         log_ctx_warn(req->log_ctx, "submit: cannot queue the job: %s", res->message);
         api_respond_unavailable(req, res->error == DB_OK ? "no row returned"
@@ -140,14 +310,17 @@ static void inserted(const struct db_result *res, void *arg)
         return;
     }
     const char *id = db_result_value(res, 0, 0);
-    bool fresh = strcmp(db_result_value(res, 0, 3), "t") == 0;
-    if (fresh)
+    const char *how = db_result_value(res, 0, 3);
+    if (strcmp(how, "new") == 0)
         jobs_kick(jobs_current());
     char self[96];
     snprintf(self, sizeof(self), "/v1/jobs/%s", id);
     http_response_header(req, "location", self);
-    if (!fresh)
+    http_response_header(req, "x-steno-cache", "miss");
+    if (strcmp(how, "replayed") == 0)
         http_response_header(req, "idempotent-replayed", "true");
+    else if (strcmp(how, "attached") == 0) /* single flight: an identical job is in flight */
+        http_response_header(req, "x-steno-single-flight", "attached");
     char events[112], transcript[112];
     snprintf(events, sizeof(events), "/v1/jobs/%s/events", id);
     snprintf(transcript, sizeof(transcript), "/v1/transcripts/%s", id);
@@ -161,8 +334,16 @@ static void inserted(const struct db_result *res, void *arg)
 static void on_abort(struct http_request *req)
 {
     struct submit *s = req->user;
+    req->user = NULL;
     if (s)
-        s->req = NULL; /* the insert callback frees s */
+        s->req = NULL; /* the pending callback frees s */
+}
+
+static void attach(struct http_request *req, struct submit *s)
+{
+    s->req = req;
+    req->user = s;
+    req->on_abort = on_abort;
 }
 
 /* Refuse audio we could never transcribe, and drop the file we stored. */
@@ -180,6 +361,82 @@ static bool probe_ok(struct http_request *req, struct upload_result *up, struct 
     return false;
 }
 
+static void insert_job(struct http_request *req, struct submit *s)
+{
+    struct upload_result *up = s->up;
+    char prio_s[8], bytes[32];
+    snprintf(prio_s, sizeof(prio_s), "%d", s->prio);
+    snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)up->bytes);
+    const char *p[] = {prio_s,
+                       up->sha256,
+                       up->path,
+                       bytes,
+                       s->secs,
+                       s->ptext,
+                       s->key,
+                       s->idem[0] ? s->idem : NULL,
+                       s->webhook[0] ? s->webhook : NULL};
+    attach(req, s);
+    db_pool_query(jobs_db(jobs_current()), SQL_INSERT, 9, p, inserted, s);
+}
+
+/* A miss: check the audio, then queue a job (or attach to its twin). */
+static void queue_job(struct http_request *req, struct submit *s)
+{
+    struct jobs *j = jobs_current();
+    struct audio_info info;
+    if (!probe_ok(req, s->up, &info)) {
+        submit_free(s);
+        return;
+    }
+    if (!api_db_pool(req)) { /* answered 503; the audio is of no use now */
+        if (s->up->fresh)
+            bio_submit(jobs_bio(j), BIO_JOB_UNLINK, -1, s->up->path, NULL, NULL);
+        submit_free(s);
+        return;
+    }
+    snprintf(s->secs, sizeof(s->secs), "%.6f", info.duration);
+    insert_job(req, s);
+}
+
+static void looked_up(enum cache_tier tier, const char *json, size_t len, void *arg)
+{
+    struct submit *s = arg;
+    struct http_request *req = s->req;
+    if (!req) {
+        submit_free(s);
+        return;
+    }
+    req->user = NULL;
+    req->on_abort = NULL;
+    s->req = NULL;
+    if (tier != CACHE_MISS) {
+        answer_hit(req, s, tier, json, len);
+        submit_free(s);
+    } else if (!s->up) {
+        submit_free(s);
+        http_response_header(req, "x-steno-cache", "miss");
+        http_respond_error(req, 404, "invalid_request_error", "cache_miss",
+                           "no cached transcript for this sha256 and these parameters; "
+                           "upload the audio");
+    } else {
+        queue_job(req, s);
+    }
+}
+
+/* L1 answers at once; otherwise wait for L2/L3 (req stays attached). */
+static void lookup(struct http_request *req, struct submit *s)
+{
+    const char *json;
+    size_t len;
+    if (cache_lookup(jobs_cache(jobs_current()), s->key, &json, &len, looked_up, s) == CACHE_L1) {
+        answer_hit(req, s, CACHE_L1, json, len);
+        submit_free(s);
+        return;
+    }
+    attach(req, s);
+}
+
 static void uploaded(struct http_request *req, struct upload_result *up, enum upload_error err,
                      const char *msg, void *arg)
 {
@@ -187,65 +444,67 @@ static void uploaded(struct http_request *req, struct upload_result *up, enum up
     /* upload.c detached itself from req (user, on_abort) before calling us;
      * answering may free req at once, so it is always the last touch */
     if (err) {
-        free(s);
+        submit_free(s);
         http_respond_error(req, upload_error_status(err), "invalid_request_error",
                            upload_error_code(err), "%s", msg);
         return;
     }
-    struct jobs *j = jobs_current();
-    char webhook[2048];
-    int prio;
-    struct audio_info info;
-    json_t *params = read_params(req, up->fields, &prio, webhook, sizeof(webhook));
-    if (!params || !probe_ok(req, up, &info)) {
-        if (params)
-            json_decref(params);
-        else if (up->fresh)
-            bio_submit(jobs_bio(j), BIO_JOB_UNLINK, -1, up->path, NULL, NULL);
-        upload_result_free(up);
-        free(s);
-        return; /* answered by read_params or probe_ok */
-    }
-    json_t *temp = json_object_get(params, "temperature");
-    struct cache_key_params kp = {
-        .sha256 = up->sha256,
-        .language = json_string_value(json_object_get(params, "language")),
-        .model = json_string_value(json_object_get(params, "model")),
-        .prompt = json_string_value(json_object_get(params, "prompt")),
-        .temperature = json_is_number(temp) ? json_number_value(temp) : -1,
-        .word_timestamps =
-            strcmp(json_string_value(json_object_get(params, "timestamp_granularity")), "word") ==
-            0,
-    };
-    char key[512], prio_s[8], bytes[32], secs[32];
-    if (!cache_key_build(&kp, key, sizeof(key)))
-        snprintf(key, sizeof(key), "transcript:%s:unkeyable", up->sha256);
-    snprintf(prio_s, sizeof(prio_s), "%d", prio);
-    snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)up->bytes);
-    snprintf(secs, sizeof(secs), "%.6f", info.duration);
-    char *ptext = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(params);
     s->up = up;
-    const char *p[] = {prio_s,
-                       up->sha256,
-                       up->path,
-                       bytes,
-                       secs,
-                       ptext,
-                       key,
-                       s->idem[0] ? s->idem : NULL,
-                       webhook[0] ? webhook : NULL};
-    req->user = s;
-    req->on_abort = on_abort;
-    db_pool_query(jobs_db(j), SQL_INSERT, 9, p, inserted, s);
-    free(ptext);
+    if (s->want_sha[0] && strcmp(s->want_sha, up->sha256) != 0) {
+        if (up->fresh)
+            bio_submit(jobs_bio(jobs_current()), BIO_JOB_UNLINK, -1, up->path, NULL, NULL);
+        http_respond_error(req, 400, "invalid_request_error", "sha256_mismatch",
+                           "the body's SHA-256 is %s, not the %s announced", up->sha256,
+                           s->want_sha);
+        submit_free(s);
+        return;
+    }
+    if (!read_params(req, up->fields, s, up->sha256)) {
+        if (up->fresh)
+            bio_submit(jobs_bio(jobs_current()), BIO_JOB_UNLINK, -1, up->path, NULL, NULL);
+        submit_free(s);
+        return; /* answered 400 */
+    }
+    lookup(req, s);
 }
 
+/* The announced hash (X-Content-SHA256 header or ?sha256=), lower-cased
+ * into s->want_sha. false when one is given but malformed (answered 400). */
+static bool announced_sha(struct http_request *req, struct submit *s)
+{
+    char buf[80];
+    const char *sha = http_request_header(req, "x-content-sha256");
+    if (!sha)
+        sha = http_request_query(req, "sha256", buf, sizeof(buf));
+    if (!sha)
+        return true;
+    size_t n = strlen(sha);
+    bool ok = n == 64;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = hex_value((unsigned char)sha[i]) >= 0;
+    if (!ok) {
+        http_respond_error(req, 400, "invalid_request_error", "invalid_sha256",
+                           "X-Content-SHA256 / sha256 must be 64 hexadecimal digits");
+        return false;
+    }
+    for (size_t i = 0; i < n; i++)
+        s->want_sha[i] = (char)tolower((unsigned char)sha[i]);
+    s->want_sha[n] = '\0';
+    return true;
+}
+
+/* POST /v1/transcriptions. With an announced sha256 and an empty body it
+ * is a pre-upload lookup: 200 from the cache or 404 cache_miss, nothing
+ * stored, no database needed. Otherwise the body is uploaded and hashed,
+ * then looked up (a hit answers 200 even while PostgreSQL is down), and a
+ * miss queues a job (503 while PostgreSQL is down). */
 void api_transcriptions_post(struct http_request *req)
 {
     struct jobs *j = jobs_current();
-    if (!api_db_pool(req))
-        return; /* answered 503: no database, or it is down */
+    if (!j) {
+        api_respond_unavailable(req, "the jobs service is not running");
+        return;
+    }
     const char *idem = http_request_header(req, "idempotency-key");
     if (idem && (!*idem || strlen(idem) > 200)) {
         http_respond_error(req, 400, "invalid_request_error", "invalid_parameter",
@@ -253,13 +512,29 @@ void api_transcriptions_post(struct http_request *req)
         return;
     }
     struct submit *s = xcalloc(1, sizeof(*s));
-    s->req = req;
     if (idem)
         snprintf(s->idem, sizeof(s->idem), "%s", idem);
+    if (!announced_sha(req, s)) {
+        submit_free(s);
+        return;
+    }
+    if (s->want_sha[0] && req->content_length == 0) {
+        if (!read_params(req, NULL, s, s->want_sha)) {
+            submit_free(s);
+            return;
+        }
+        lookup(req, s);
+        return;
+    }
+    if (!jobs_db(j)) { /* no database at all: nothing could be queued */
+        submit_free(s);
+        api_respond_unavailable(req, "no --database-url");
+        return;
+    }
     enum upload_error err =
         upload_start(req, jobs_config(j)->data_dir, jobs_bio(j), uploaded, s, free);
     if (err) {
-        free(s);
+        submit_free(s);
         http_respond_error(
             req, upload_error_status(err), "invalid_request_error", upload_error_code(err), "%s",
             err == UPLOAD_UNSUPPORTED_MEDIA ? "send audio (audio/*, application/octet-stream) or "

@@ -1,6 +1,7 @@
 /* routes.c — the route table of stenod. */
 #include "api.h"
 
+#include "api_cache.h"
 #include "api_jobs.h"
 #include "router.h"
 
@@ -23,4 +24,7 @@ void api_register_routes(const struct steno_config *cfg)
     ROUTE("POST", "/v1/jobs/{id}/retry", api_job_retry, 0);
     ROUTE("GET", "/v1/transcripts/{id}", api_transcript_get, 0);
     ROUTE("GET", "/api/queue-status", api_queue_status, 0);
+    /* the transcript cache (src/api/cache_api.c) */
+    ROUTE("DELETE", "/v1/cache/{sha256}", api_cache_delete, 0);
+    ROUTE("GET", "/v1/cache/stats", api_cache_stats, 0);
 }

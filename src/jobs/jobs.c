@@ -47,6 +47,11 @@ struct redis *jobs_redis(const struct jobs *j)
     return j->redis;
 }
 
+struct cache *jobs_cache(const struct jobs *j)
+{
+    return j->cache;
+}
+
 const char *jobs_owner(const struct jobs *j)
 {
     return j->owner;
@@ -176,6 +181,11 @@ struct jobs *jobs_start(struct event_base *base, const struct steno_config *cfg,
         jobs_runner_start(j);
         jobs_degradation_start(j);
     }
+    struct cache_options co = {.memory = (size_t)cfg->cache_memory,
+                               .ttl = cfg->cache_ttl,
+                               .warm = (long)cfg->cache_warm,
+                               .name = j->owner};
+    j->cache = cache_new(base, j->db, j->redis, &co);
     current = j;
     return j;
 }
@@ -186,6 +196,7 @@ void jobs_stop(struct jobs *j)
         return;
     if (current == j)
         current = NULL;
+    cache_shutdown(j->cache); /* before Redis and PostgreSQL go */
     jobs_runner_stop(j);
     rate_share_stop(j);
     engine_free(j->engine);
@@ -194,6 +205,7 @@ void jobs_stop(struct jobs *j)
     redis_free(j->redis);
     if (j->db)
         db_pool_close(j->db);
+    cache_free(j->cache); /* their close fired every callback that pointed here */
     bio_free(j->bio);
     free(j);
 }

@@ -4,6 +4,7 @@
 
 #include <sys/queue.h>
 
+#include "cache.h"
 #include "jobs.h"
 #include "redis.h"
 #include "webhook.h"
@@ -16,6 +17,7 @@ struct jobs {
     struct db_pool *db;
     struct redis *redis; /* NULL without --redis-url */
     struct bio *bio;
+    struct cache *cache; /* transcript cache (L1 here, L2 Redis, L3 transcripts) */
     struct upstream *up;
     struct engine *engine;
     struct webhooks *webhooks;

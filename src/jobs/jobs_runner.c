@@ -172,10 +172,14 @@ static void final_cb(const struct db_result *res, void *arg)
     struct running_job *rj = arg;
     struct jobs *j = rj->j;
     if (res->error == DB_OK || res->error == DB_ERR_SQL || j->stopping) {
-        if (res->error != DB_OK)
+        if (res->error != DB_OK) {
             log_ctx_error(rj->ctx, "jobs: final state not written: %s", res->message);
-        else
+        } else {
+            if (!rj->failed) /* L3 is written: now L1 and L2 (key, result) */
+                cache_put(j->cache, rj->final_sql_args[2], rj->final_sql_args[6],
+                          strlen(rj->final_sql_args[6]));
             notify_webhook(rj, res);
+        }
         free_running(rj);
         jobs_kick(j);
         return;
@@ -559,6 +563,8 @@ void jobs_runner_start(struct jobs *j)
  * resumes them without waiting for the lease to expire. */
 void jobs_drain(struct jobs *j)
 {
+    if (j)
+        cache_flush(j->cache);
     if (!j || !j->db || j->stopping)
         return;
     j->stopping = true;

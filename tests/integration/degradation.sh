@@ -47,8 +47,8 @@ wait_done() { # wait_done ID SECONDS → final status
     echo "$s"
 }
 "$GEN" --duration 90 --rate 8000 --format wav --out "$T/a.wav" >/dev/null
-"$GEN" --duration 90 --rate 8000 --seed 9 --format wav --out "$T/b.wav" >/dev/null
-"$GEN" --duration 90 --rate 8000 --seed 11 --format wav --out "$T/c.wav" >/dev/null
+"$GEN" --duration 91 --rate 8000 --format wav --out "$T/b.wav" >/dev/null
+"$GEN" --duration 92 --rate 8000 --format wav --out "$T/c.wav" >/dev/null
 
 # --- full mode at start
 check_true "both workers connect to Redis (full mode)" wait_metric steno_redis_connected 2 10
