@@ -15,18 +15,13 @@
 
 #include "api_call.h"
 #include "api_jobs.h"
-#include "audio_probe.h"
 #include "cache.h"
-#include "cache_key.h"
 #include "hex.h"
 #include "jobs.h"
 #include "log.h"
-#include "transcript.h"
-#include "upload.h"
+#include "transcribe_params.h"
 
 #include <openssl/rand.h>
-
-#define MAX_PROMPT 4000
 
 /* Single flight: ON CONFLICT DO NOTHING covers both unique indexes — the
  * Idempotency-Key and jobs_single_flight (one joinable queued/running job
@@ -35,12 +30,18 @@
  * else the identical job in flight to attach to. Under READ COMMITTED that
  * SELECT uses the statement's snapshot and may miss a row committed while
  * the INSERT waited on it; then no row comes back and the caller runs the
- * statement once more. Column 4: new | replayed | attached. */
+ * statement once more. A twin that finished between our cache lookup and
+ * this statement left a transcript instead: then nothing is inserted and
+ * the third SELECT says 'cached', so the caller looks the cache up again
+ * rather than paying for the same audio twice. Column 4: new | replayed |
+ * attached | cached. */
 static const char SQL_INSERT[] =
     "WITH ins AS (INSERT INTO jobs (priority, audio_sha256, audio_path, audio_bytes,"
     "                               audio_seconds, params, cache_key, idempotency_key,"
     "                               webhook_url, single_flight)"
-    "             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, true)"
+    "             SELECT $1::smallint, $2, $3, $4::bigint, $5::double precision, $6::jsonb,"
+    "                    $7, $8, $9, true"
+    "              WHERE NOT EXISTS (SELECT 1 FROM transcripts WHERE cache_key = $7)"
     "             ON CONFLICT DO NOTHING"
     "             RETURNING id, status, created_at)"
     " SELECT id, status, created_at, 'new', pg_notify('steno_jobs', id::text)::text FROM ins"
@@ -50,7 +51,10 @@ static const char SQL_INSERT[] =
     "   WHERE (idempotency_key = $8 OR (cache_key = $7 AND single_flight"
     "                                   AND status IN ('queued', 'running')))"
     "     AND NOT EXISTS (SELECT 1 FROM ins)"
-    "   ORDER BY idempotency_key = $8 DESC NULLS LAST LIMIT 1)";
+    "   ORDER BY idempotency_key = $8 DESC NULLS LAST LIMIT 1)"
+    " UNION ALL"
+    " SELECT NULL, 'done', NULL, 'cached', '' FROM transcripts"
+    "  WHERE cache_key = $7 AND NOT EXISTS (SELECT 1 FROM ins)";
 #define INSERT_TRIES 3
 
 /* A cache hit is recorded as a finished job (cache_level says which tier),
@@ -87,102 +91,21 @@ static void submit_free(struct submit *s)
     free(s);
 }
 
-/* A field from the form, else the query string, else NULL. */
-static const char *param(struct http_request *req, json_t *fields, const char *name, char *buf,
-                         size_t len)
-{
-    json_t *v = json_object_get(fields, name);
-    if (json_is_array(v))
-        v = json_array_get(v, 0);
-    if (json_is_string(v)) {
-        snprintf(buf, len, "%s", json_string_value(v));
-        return buf;
-    }
-    return http_request_query(req, name, buf, len);
-}
-
-/* Any value of a (possibly repeated) field equals `want`? */
-static bool has_value(struct http_request *req, json_t *fields, const char *name, const char *want)
-{
-    json_t *v = json_object_get(fields, name);
-    if (json_is_string(v))
-        return strcmp(json_string_value(v), want) == 0;
-    size_t i;
-    json_t *it;
-    json_array_foreach(v, i, it) if (json_is_string(it) &&
-                                     strcmp(json_string_value(it), want) == 0) return true;
-    char buf[32];
-    const char *q = http_request_query(req, name, buf, sizeof(buf));
-    return q && strcmp(q, want) == 0;
-}
-
-static bool bad(struct http_request *req, const char *what, const char *rule)
-{
-    http_respond_error(req, 400, "invalid_request_error", "invalid_parameter", "%s must be %s",
-                       what, rule);
-    return false;
-}
-
 /* Validate the parameters into s: params (canonical JSON), priority,
  * webhook, response format and the cache key for `sha256`. false when a
  * parameter is wrong (answered 400). */
 static bool read_params(struct http_request *req, json_t *fields, struct submit *s,
                         const char *sha256)
 {
-    const struct steno_config *cfg = jobs_config(jobs_current());
-    char model[128], lang[32], tbuf[32], pbuf[16], fbuf[32];
-    char prompt[MAX_PROMPT + 1];
-    const char *m = param(req, fields, "model", model, sizeof(model));
-    const char *l = param(req, fields, "language", lang, sizeof(lang));
-    const char *t = param(req, fields, "temperature", tbuf, sizeof(tbuf));
-    const char *pr = param(req, fields, "priority", pbuf, sizeof(pbuf));
-    const char *p = param(req, fields, "prompt", prompt, sizeof(prompt));
-    const char *w = param(req, fields, "webhook_url", s->webhook, sizeof(s->webhook));
-    const char *f = param(req, fields, "response_format", fbuf, sizeof(fbuf));
-    if (m && (!*m || strlen(m) >= sizeof(model) - 1))
-        return bad(req, "model", "1..126 characters");
-    if (l && (strlen(l) > 16 ||
-              strspn(l, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-") != strlen(l)))
-        return bad(req, "language", "a language code such as en or ru");
-    double temp = -1;
-    if (t) {
-        char *end;
-        temp = strtod(t, &end);
-        if (end == t || *end || !(temp >= 0 && temp <= 1))
-            return bad(req, "temperature", "a number from 0 to 1");
-    }
-    s->prio = 1;
-    if (pr && !jobs_priority_parse(pr, &s->prio))
-        return bad(req, "priority", "high, medium or low");
-    if (p && strlen(p) >= MAX_PROMPT)
-        return bad(req, "prompt", "under 4000 characters");
-    if (w && *w && strncmp(w, "http://", 7) != 0 && strncmp(w, "https://", 8) != 0)
-        return bad(req, "webhook_url", "an http:// or https:// URL");
-    if (f && !transcript_format_parse(f, &s->fmt))
-        return bad(req, "response_format", "json, text, srt, vtt or verbose_json");
-    s->has_fmt = f != NULL;
-    bool words = has_value(req, fields, "timestamp_granularities[]", "word") ||
-                 has_value(req, fields, "timestamp_granularities", "word");
-    json_t *params = json_pack("{s:s,s:s}", "model", m ? m : cfg->model, "timestamp_granularity",
-                               words ? "word" : "segment");
-    if (l && *l)
-        json_object_set_new(params, "language", json_string(l));
-    if (p && *p)
-        json_object_set_new(params, "prompt", json_string(p));
-    if (temp >= 0)
-        json_object_set_new(params, "temperature", json_real(temp));
-    if (!w || !*w)
-        s->webhook[0] = '\0';
-    struct cache_key_params kp = {
-        .sha256 = sha256,
-        .language = l,
-        .model = m ? m : cfg->model,
-        .prompt = p,
-        .temperature = temp,
-        .word_timestamps = words,
-    };
-    if (!cache_key_build(&kp, s->key, sizeof(s->key)))
-        snprintf(s->key, sizeof(s->key), "transcript:%s:unkeyable", sha256);
+    struct api_transcribe_params p;
+    if (!api_transcribe_params_read(req, fields, &p))
+        return false;
+    s->prio = p.priority;
+    s->has_fmt = p.format_given;
+    s->fmt = p.format;
+    snprintf(s->webhook, sizeof(s->webhook), "%s", p.webhook);
+    api_transcribe_cache_key(&p, sha256, s->key, sizeof(s->key));
+    json_t *params = api_transcribe_params_json(&p);
     s->ptext = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(params);
     return true;
@@ -287,6 +210,7 @@ static void answer_hit(struct http_request *req, struct submit *s, enum cache_ti
 }
 
 static void insert_job(struct http_request *req, struct submit *s);
+static void lookup(struct http_request *req, struct submit *s);
 
 static void inserted(const struct db_result *res, void *arg)
 {
@@ -302,15 +226,27 @@ static void inserted(const struct db_result *res, void *arg)
         insert_job(req, s); /* the job we collided with was not visible yet */
         return;
     }
+    int row = 0; /* a job (new, replayed, attached) wins over 'cached' */
+    while (res->error == DB_OK && row + 1 < db_result_rows(res) &&
+           strcmp(db_result_value(res, row, 3), "cached") == 0)
+        row++;
+    if (res->error == DB_OK && db_result_rows(res) > 0 &&
+        strcmp(db_result_value(res, row, 3), "cached") == 0 && s->tries++ < INSERT_TRIES) {
+        log_ctx_info(req->log_ctx, "submit: %s finished meanwhile; answering from the cache",
+                     s->key);
+        lookup(req, s);
+        return;
+    }
     submit_free(s);
-    if (res->error != DB_OK || db_result_rows(res) < 1) {
+    if (res->error != DB_OK || db_result_rows(res) < 1 ||
+        strcmp(db_result_value(res, row, 3), "cached") == 0) {
         log_ctx_warn(req->log_ctx, "submit: cannot queue the job: %s", res->message);
         api_respond_unavailable(req, res->error == DB_OK ? "no row returned"
                                                          : db_error_name(res->error));
         return;
     }
-    const char *id = db_result_value(res, 0, 0);
-    const char *how = db_result_value(res, 0, 3);
+    const char *how = db_result_value(res, row, 3);
+    const char *id = db_result_value(res, row, 0);
     if (strcmp(how, "new") == 0)
         jobs_kick(jobs_current());
     char self[96];
@@ -326,9 +262,9 @@ static void inserted(const struct db_result *res, void *arg)
     snprintf(transcript, sizeof(transcript), "/v1/transcripts/%s", id);
     http_respond_json(req, 202,
                       json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:s}}", "id", id, "status",
-                                db_result_value(res, 0, 1), "created_at",
-                                db_result_value(res, 0, 2), "links", "self", self, "events", events,
-                                "transcript", transcript));
+                                db_result_value(res, row, 1), "created_at",
+                                db_result_value(res, row, 2), "links", "self", self, "events",
+                                events, "transcript", transcript));
 }
 
 static void on_abort(struct http_request *req)
@@ -344,21 +280,6 @@ static void attach(struct http_request *req, struct submit *s)
     s->req = req;
     req->user = s;
     req->on_abort = on_abort;
-}
-
-/* Refuse audio we could never transcribe, and drop the file we stored. */
-static bool probe_ok(struct http_request *req, struct upload_result *up, struct audio_info *info)
-{
-    char detail[200];
-    enum audio_probe_error err = audio_probe(up->path, info, detail, sizeof(detail));
-    if (err == AUDIO_PROBE_OK)
-        return true;
-    int status = err == AUDIO_PROBE_NOT_AUDIO ? 415 : err == AUDIO_PROBE_EMPTY ? 400 : 422;
-    if (up->fresh)
-        bio_submit(jobs_bio(jobs_current()), BIO_JOB_UNLINK, -1, up->path, NULL, NULL);
-    http_respond_error(req, status, "invalid_request_error", audio_probe_error_name(err), "%s: %s",
-                       audio_probe_error_message(err), detail);
-    return false;
 }
 
 static void insert_job(struct http_request *req, struct submit *s)
@@ -385,7 +306,7 @@ static void queue_job(struct http_request *req, struct submit *s)
 {
     struct jobs *j = jobs_current();
     struct audio_info info;
-    if (!probe_ok(req, s->up, &info)) {
+    if (!api_probe_upload(req, s->up, &info)) {
         submit_free(s);
         return;
     }

@@ -78,6 +78,7 @@ bool api_transcribe_params_read(struct http_request *req, json_t *fields,
     p->format = TRANSCRIPT_JSON;
     if (f && !transcript_format_parse(f, &p->format))
         return bad(req, "response_format", "one of json, text, srt, vtt, verbose_json");
+    p->format_given = f != NULL;
     if (pt && strlen(pt) >= API_MAX_PROMPT)
         return bad(req, "prompt", "under 4000 characters");
     if (!pt)

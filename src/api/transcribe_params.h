@@ -24,6 +24,7 @@ struct api_transcribe_params {
     int priority;                  /* 0 high, 1 medium (default), 2 low */
     char webhook[2048];            /* "" = none */
     enum transcript_format format; /* response_format (default json) */
+    bool format_given;             /* response_format was in the request */
 };
 
 /* Validate into *p; on a bad value answers 400 and returns false. */

@@ -170,8 +170,9 @@ static void replay_pending(struct cache *c)
     for (i = 0; i < c->npending; i++)
         if (!l2_drop(c, c->pending[i], NULL, NULL))
             break;
-    if (i)
-        log_info("cache: replayed %zu invalidations on Redis", i);
+    if (i == 0)
+        return; /* nothing replayed (or nothing pending: c->pending may be NULL) */
+    log_info("cache: replayed %zu invalidations on Redis", i);
     memmove(c->pending, c->pending + i, (c->npending - i) * sizeof(*c->pending));
     c->npending -= i;
 }

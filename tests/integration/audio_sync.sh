@@ -29,6 +29,12 @@ code=$(curl -s -o "$T/v.json" -w '%{http_code}' -F "file=@$T/a.flac" -F model=wh
 check "verbose_json: 200" 200 "$code"
 check "verbose_json: every word in place" 0 "$("$CHECK" --duration 150 "$T/v.json" >"$T/v.check"; echo $?)"
 check_true "the 150 s file went up as several chunks" test "$(mstat requests)" -ge 3
+before=$(mstat requests)
+hdr=$(curl -s -D - -o "$T/v2.json" -F "file=@$T/a.flac" -F model=whisper-1 \
+    -F response_format=verbose_json -F language=en "$S" | tr -d '\r' | grep -i '^x-steno-cache:')
+check "the same request again: an L1 cache hit" "x-steno-cache: l1" "${hdr,,}"
+check "the hit sent nothing upstream" "$before" "$(mstat requests)"
+check "the hit is the same transcript" "$("$JGET" text "$T/v.json")" "$("$JGET" text "$T/v2.json")"
 check "jobs need the database meanwhile: 503" 503 \
     "$(curl -s -o /dev/null -w '%{http_code}' -F "file=@$T/a.flac" "http://127.0.0.1:$PORT/v1/transcriptions")"
 
