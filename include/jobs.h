@@ -19,6 +19,7 @@
 #include "bio.h"
 #include "db_pool.h"
 #include "engine.h"
+#include "events.h"
 #include "redis.h"
 #include "steno_config.h"
 #include "upstream.h"
@@ -42,6 +43,8 @@ struct db_pool *jobs_db(const struct jobs *j); /* NULL without --database-url */
 struct bio *jobs_bio(const struct jobs *j);
 /* NULL without --redis-url; see redis.h for the degraded mode. */
 struct redis *jobs_redis(const struct jobs *j);
+/* The progress event hub (events.h); NULL without a database. */
+struct events *jobs_events(const struct jobs *j);
 /* The lease owner name of this process ("host:pid"). */
 const char *jobs_owner(const struct jobs *j);
 /* SIGTERM: stop claiming and hand this process's jobs back to the queue. */

@@ -9,6 +9,7 @@
 #include "audio_encode.h"
 #include "db_metrics.h"
 #include "db_migrate.h"
+#include "events.h"
 #include "http_metrics.h"
 #include "jobs.h"
 #include "upload.h"
@@ -167,6 +168,7 @@ int main(int argc, char **argv)
     upstream_metrics_init();
     db_metrics_init();
     redis_metrics_init();
+    events_metrics_init();
     unsigned n = (unsigned)cfg.workers;
     int rc = 1;
     struct worker_spec *specs = xcalloc(n, sizeof(*specs));

@@ -107,7 +107,9 @@ static void h1_start(struct http_request *req)
     for (size_t i = 0; i < req->nresp_headers; i++)
         evbuffer_add_printf(o, "%s: %s\r\n", req->resp_headers[i].name, req->resp_headers[i].value);
     h->chunked_out = false;
-    if (req->resp_length >= 0) {
+    if (req->status == 204 || req->status == 304) {
+        /* no body and, by RFC 9110, no content-length either */
+    } else if (req->resp_length >= 0) {
         evbuffer_add_printf(o, "content-length: %lld\r\n", (long long)req->resp_length);
     } else if (h->version_minor == 1) {
         h->chunked_out = true;

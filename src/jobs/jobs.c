@@ -37,6 +37,11 @@ struct redis *jobs_redis(const struct jobs *j)
     return j->redis;
 }
 
+struct events *jobs_events(const struct jobs *j)
+{
+    return j->events;
+}
+
 const char *jobs_owner(const struct jobs *j)
 {
     return j->owner;
@@ -162,6 +167,8 @@ struct jobs *jobs_start(struct event_base *base, const struct steno_config *cfg,
             jobs_stop(j);
             return NULL;
         }
+        struct events_options eo = {.heartbeat = cfg->sse_heartbeat};
+        j->events = events_new(base, j->db, j->redis, &eo);
         jobs_runner_start(j);
     }
     current = j;
@@ -175,6 +182,7 @@ void jobs_stop(struct jobs *j)
     if (current == j)
         current = NULL;
     jobs_runner_stop(j);
+    events_free(j->events); /* after the runner: its sources are closed */
     engine_free(j->engine);
     webhooks_free(j->webhooks);
     upstream_free(j->up);

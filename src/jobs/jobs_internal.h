@@ -19,6 +19,7 @@ struct jobs {
     struct upstream *up;
     struct engine *engine;
     struct webhooks *webhooks;
+    struct events *events; /* progress events hub (NULL without a database) */
     char owner[96];
     /* runner */
     LIST_HEAD(, running_job) running;
