@@ -101,6 +101,10 @@ struct events_sub_ops {
     void (*event)(void *arg, const struct events_event *e);
     void (*state)(void *arg, enum events_sub_state st, const char *status, int64_t last);
     void (*tick)(void *arg); /* every heartbeat interval */
+    /* Replay asks before each event: false pauses it (the subscriber's
+     * output is full) until events_sub_resume(). Live events are not held:
+     * a subscriber that falls behind on those is the caller's to bound. */
+    bool (*writable)(void *arg);
 };
 
 /* Subscribe to the events of `job_id` (canonical lower-case uuid) with a
@@ -110,6 +114,8 @@ struct events_sub *events_subscribe(struct events *ev, const char *job_id, int64
                                     const struct events_sub_ops *ops, void *arg);
 /* Safe from inside the subscriber's own callbacks. */
 void events_unsubscribe(struct events_sub *sub);
+/* The subscriber can take more (its output drained): go on replaying. */
+void events_sub_resume(struct events_sub *sub);
 
 /* Counters for tests and fitness. */
 struct events_stats {

@@ -58,6 +58,7 @@ static struct http_request *detach(struct sse_stream *s)
     struct http_request *req = s->req;
     events_unsubscribe(s->sub);
     req->on_abort = NULL;
+    req->on_drain = NULL;
     req->user = NULL;
     if (s->started)
         metrics_gauge_add(m_conns, -1);
@@ -70,15 +71,21 @@ static void end(struct sse_stream *s)
     http_response_finish(detach(s));
 }
 
-/* Write; false when the client was dropped for not reading (s is gone). */
+/* Write; false when the client was dropped for not reading (s is gone).
+ * The bound applies to what was still unsent when new bytes come: one
+ * event may overshoot it, a client that does not take them is dropped at
+ * the next write (an event or a heartbeat). Replay does not count against
+ * it: it pauses at half the bound and goes on when the output drains. */
 static bool put(struct sse_stream *s, const char *data, size_t len)
 {
-    http_response_write(s->req, data, len);
     size_t queued = http_response_buffered(s->req);
-    if (queued <= s->limit)
+    if (queued <= s->limit) {
+        http_response_write(s->req, data, len);
         return true;
-    log_ctx_warn(s->req->log_ctx, "sse: job=%s client not reading (%zu bytes queued > %zu), dropped",
-                 s->id, queued, s->limit);
+    }
+    log_ctx_warn(s->req->log_ctx,
+                 "sse: job=%s client not reading (%zu bytes queued > %zu), dropped", s->id, queued,
+                 s->limit);
     metrics_add(m_slow, 1);
     http_request_reset(detach(s));
     return false;
@@ -115,7 +122,8 @@ static void synthesize_end(struct sse_stream *s, const char *status, int64_t las
         snprintf(idline, sizeof(idline), "id: %lld\n", (long long)last);
     size_t cap = strlen(text) + 96;
     char *frame = xmalloc(cap);
-    int n = snprintf(frame, cap, "%sevent: %s\ndata: %s\n\n", idline, done ? "done" : "error", text);
+    int n =
+        snprintf(frame, cap, "%sevent: %s\ndata: %s\n\n", idline, done ? "done" : "error", text);
     free(text);
     bool ok = put(s, frame, (size_t)n);
     free(frame);
@@ -180,7 +188,21 @@ static void on_tick(void *arg)
         metrics_add(m_heartbeats, 1);
 }
 
-static const struct events_sub_ops ops = {.event = on_event, .state = on_state, .tick = on_tick};
+static bool on_writable(void *arg)
+{
+    struct sse_stream *s = arg;
+    return !s->started || http_response_buffered(s->req) < s->limit / 2;
+}
+
+static void on_drain(struct http_request *req)
+{
+    struct sse_stream *s = req->user;
+    if (s)
+        events_sub_resume(s->sub);
+}
+
+static const struct events_sub_ops ops = {
+    .event = on_event, .state = on_state, .tick = on_tick, .writable = on_writable};
 
 static void on_abort(struct http_request *req)
 {
@@ -246,5 +268,6 @@ void api_job_events(struct http_request *req)
     s->limit = (size_t)jobs_config(j)->sse_buffer;
     req->user = s;
     req->on_abort = on_abort;
+    req->on_drain = on_drain;
     s->sub = events_subscribe(ev, s->id, after, &ops, s);
 }

@@ -342,6 +342,12 @@ void events_unsubscribe(struct events_sub *sub)
     queue_sub(sub); /* freed by the service pass */
 }
 
+void events_sub_resume(struct events_sub *sub)
+{
+    if (sub && !sub->gone && !sub->live)
+        queue_sub(sub);
+}
+
 static bool ring_has(const struct ev_job *job, int64_t seq)
 {
     return seq <= job->last && seq > job->last - (int64_t)job->nring;
@@ -370,6 +376,8 @@ static void advance(struct events_sub *sub)
             return;
     }
     while (sub->next <= job->last && !sub->gone) {
+        if (!sub->ops->writable(sub->arg))
+            return; /* events_sub_resume() comes back here */
         struct ev_event *e = job->ring[sub->next % EV_RING];
         struct events_event v;
         view_of(e, e->seq == job->last && job->npending == 0, &v);
@@ -389,6 +397,7 @@ struct sub_rows {
     struct ev_job *job;
     int n;
     int64_t from;
+    bool paused;
 };
 
 static void ingest_row(void *arg, int64_t seq, const char *type, const char *data)
@@ -402,8 +411,12 @@ static void deliver_row(void *arg, int64_t seq, const char *type, const char *da
 {
     struct sub_rows *r = arg;
     struct events_sub *sub = r->sub;
-    if (sub->gone || seq < sub->next)
+    if (sub->gone || seq < sub->next || r->paused)
         return;
+    if (!sub->ops->writable(sub->arg)) {
+        r->paused = true; /* the rest is read again after events_sub_resume() */
+        return;
+    }
     struct ev_event *e = event_make(seq, type, data, strlen(data));
     if (!e)
         return;
@@ -449,14 +462,16 @@ static void sub_read_done(struct events_sub *sub, const struct db_result *res)
         return;
     if (!sub->found) {
         sub->found = true;
-        sub->ops->state(sub->arg, EVENTS_SUB_FOUND, status, event_seq > job->last ? event_seq
-                                                                                  : job->last);
+        sub->ops->state(sub->arg, EVENTS_SUB_FOUND, status,
+                        event_seq > job->last ? event_seq : job->last);
         if (sub->gone)
             return;
     }
     (void)ev_store_rows(res, &status, &event_seq, deliver_row, &r);
     if (sub->gone)
         return;
+    if (r.paused)
+        return; /* events_sub_resume() queues it again */
     if (r.n < EV_FETCH_MAX && sub->next <= job->last && !ring_has(job, sub->next)) {
         /* holes in the table the ring does not cover: skip them */
         sub->next = job->nring ? job->last - (int64_t)job->nring + 1 : job->last + 1;
@@ -560,9 +575,9 @@ struct events *events_new(struct event_base *base, struct db_pool *db, struct re
     TAILQ_INIT(&ev->service);
     ev->service_ev = event_new(base, -1, 0, service_cb, ev);
     ev->tick_ev = event_new(base, -1, EV_PERSIST, tick_cb, ev);
-    struct timeval tv = {(time_t)ev->opt.heartbeat,
-                         (suseconds_t)((ev->opt.heartbeat - (double)(time_t)ev->opt.heartbeat) *
-                                       1e6)};
+    struct timeval tv = {
+        (time_t)ev->opt.heartbeat,
+        (suseconds_t)((ev->opt.heartbeat - (double)(time_t)ev->opt.heartbeat) * 1e6)};
     event_add(ev->tick_ev, &tv);
     ev_store_init(ev);
     ev_bus_start(ev);

@@ -6,18 +6,18 @@
 
 #include "events.h"
 
-#define EV_RING       128  /* recent events kept per job (replay without the database) */
-#define EV_PENDING    256  /* out-of-order events held per job while a gap is open */
-#define EV_FETCH_MAX  200  /* events per database read */
-#define EV_BUCKETS    256  /* job table buckets */
-#define EV_GAP_WAIT   0.3  /* seconds before a gap is read from the database */
-#define EV_GAP_GIVEUP 10.0 /* seconds after which a gap the database cannot fill is skipped */
+#define EV_RING           128  /* recent events kept per job (replay without the database) */
+#define EV_PENDING        256  /* out-of-order events held per job while a gap is open */
+#define EV_FETCH_MAX      200  /* events per database read */
+#define EV_BUCKETS        256  /* job table buckets */
+#define EV_GAP_WAIT       0.3  /* seconds before a gap is read from the database */
+#define EV_GAP_GIVEUP     10.0 /* seconds after which a gap the database cannot fill is skipped */
 #define EV_NOTIFY_CHANNEL "steno_events"
 /* One JSON text per event whichever way it came: compact, sorted keys, and
  * reals with 16 digits (microsecond Unix times; 7.1 stays 7.1). */
-#define EV_JSON (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(16))
-#define EV_REDIS_PATTERN  "steno:job:*"
-#define EV_REDIS_PREFIX   "steno:job:"
+#define EV_JSON          (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(16))
+#define EV_REDIS_PATTERN "steno:job:*"
+#define EV_REDIS_PREFIX  "steno:job:"
 
 /* One event as the hub holds it: the SSE frame is built once and copied to
  * every subscriber's output. */
@@ -35,15 +35,15 @@ struct events_sub {
     struct ev_job *job;
     const struct events_sub_ops *ops;
     void *arg;
-    int64_t next;   /* the next sequence number this subscriber needs */
-    bool found;     /* FOUND was reported */
-    bool live;      /* caught up: receives events as they are ingested */
-    bool queued;    /* on the hub's service queue */
-    bool done;      /* NOT_FOUND/UNAVAILABLE reported: nothing more */
-    bool gone;      /* unsubscribed: freed by the next service pass */
-    struct ev_fetch *fetch; /* database read in flight for this subscriber */
-    TAILQ_ENTRY(events_sub) link;    /* job->subs */
-    TAILQ_ENTRY(events_sub) qlink;   /* ev->service */
+    int64_t next;                  /* the next sequence number this subscriber needs */
+    bool found;                    /* FOUND was reported */
+    bool live;                     /* caught up: receives events as they are ingested */
+    bool queued;                   /* on the hub's service queue */
+    bool done;                     /* NOT_FOUND/UNAVAILABLE reported: nothing more */
+    bool gone;                     /* unsubscribed: freed by the next service pass */
+    struct ev_fetch *fetch;        /* database read in flight for this subscriber */
+    TAILQ_ENTRY(events_sub) link;  /* job->subs */
+    TAILQ_ENTRY(events_sub) qlink; /* ev->service */
 };
 TAILQ_HEAD(ev_sub_list, events_sub);
 
@@ -52,11 +52,11 @@ struct ev_job {
     char id[40];
     struct ev_sub_list subs;
     unsigned nsubs;
-    struct events_sub *iter_next; /* delivery loop's next subscriber (removal-safe) */
-    bool known;                   /* `last` and `status` come from a database read */
-    int64_t last;                 /* every event up to here was ingested */
-    char status[12];              /* job status as last read (or set by a terminal event) */
-    bool terminal_last;           /* the event numbered `last` is done/error */
+    struct events_sub *iter_next;   /* delivery loop's next subscriber (removal-safe) */
+    bool known;                     /* `last` and `status` come from a database read */
+    int64_t last;                   /* every event up to here was ingested */
+    char status[12];                /* job status as last read (or set by a terminal event) */
+    bool terminal_last;             /* the event numbered `last` is done/error */
     struct ev_event *ring[EV_RING]; /* ring[seq % EV_RING] for seq in (last - nring, last] */
     unsigned nring;
     struct ev_event *pending[EV_PENDING]; /* sorted by seq, all > last + 1 */
@@ -79,9 +79,9 @@ struct events_source {
     bool seq_known; /* next_seq is valid */
     bool closed;    /* the runner let go; free once flushed */
     int64_t next_seq;
-    json_t *queue;  /* events waiting for the next write: [{seq,type,data}, …] */
-    bool queue_notify; /* some queued event did not go through Redis */
-    json_t *unnumbered; /* emitted before next_seq was known: [[type, data], …] */
+    json_t *queue;          /* events waiting for the next write: [{seq,type,data}, …] */
+    bool queue_notify;      /* some queued event did not go through Redis */
+    json_t *unnumbered;     /* emitted before next_seq was known: [[type, data], …] */
     struct ev_fetch *fetch; /* the write (or the event_seq read) in flight */
     unsigned tries;
     json_t *inflight; /* the batch being written (kept for a retry) */
@@ -107,7 +107,7 @@ struct events {
     struct events_options opt;
     struct ev_job_list buckets[EV_BUCKETS];
     struct ev_source_list sources;
-    struct ev_job_list reap; /* jobs left without subscribers */
+    struct ev_job_list reap;          /* jobs left without subscribers */
     TAILQ_HEAD(, events_sub) service; /* subscribers to move forward on the next pass */
     struct event *service_ev;
     struct event *tick_ev;

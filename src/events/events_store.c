@@ -279,8 +279,7 @@ static void seq_done(struct events_source *s, const struct db_result *res)
     json_t *pair;
     json_array_foreach(u, i, pair)
     {
-        number(s, json_string_value(json_array_get(pair, 0)),
-               json_incref(json_array_get(pair, 1)));
+        number(s, json_string_value(json_array_get(pair, 0)), json_incref(json_array_get(pair, 1)));
     }
     json_decref(u);
     after_write(s);

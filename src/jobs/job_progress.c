@@ -11,8 +11,8 @@ struct job_progress {
     struct events_source *src;
     char id[40];
     size_t total, done, failed;
-    size_t done_here;  /* chunks finished by this run (the ETA's rate) */
-    double started;    /* monotonic seconds this run began */
+    size_t done_here; /* chunks finished by this run (the ETA's rate) */
+    double started;   /* monotonic seconds this run began */
 };
 
 static double mono(void)
@@ -95,10 +95,10 @@ static void progress(struct job_progress *p)
         eta = json_real(round(elapsed / (double)p->done_here * (double)(p->total - finished) * 10) /
                         10);
     emit(p, "progress",
-         json_pack("{s:I,s:I,s:I,s:f,s:f,s:o}", "chunks_done", (json_int_t)p->done,
-                   "chunks_failed", (json_int_t)p->failed, "chunks_total", (json_int_t)p->total,
-                   "percent", round(percent * 10) / 10, "elapsed_seconds",
-                   round(elapsed * 10) / 10, "eta_seconds", eta));
+         json_pack("{s:I,s:I,s:I,s:f,s:f,s:o}", "chunks_done", (json_int_t)p->done, "chunks_failed",
+                   (json_int_t)p->failed, "chunks_total", (json_int_t)p->total, "percent",
+                   round(percent * 10) / 10, "elapsed_seconds", round(elapsed * 10) / 10,
+                   "eta_seconds", eta));
 }
 
 void job_progress_chunk_started(struct job_progress *p, const struct engine_chunk *c)
@@ -152,8 +152,8 @@ void job_progress_finished(struct job_progress *p, bool failed, const char *erro
         return;
     if (failed) {
         json_t *err = error_json ? json_loads(error_json, 0, NULL) : NULL;
-        emit(p, "error", json_pack("{s:s,s:o}", "status", "failed", "error",
-                                   err ? err : json_object()));
+        emit(p, "error",
+             json_pack("{s:s,s:o}", "status", "failed", "error", err ? err : json_object()));
         return;
     }
     char link[64];
