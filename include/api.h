@@ -11,5 +11,13 @@ void api_register_routes(const struct steno_config *cfg);
 /* Individual handlers (for the route table and tests). */
 void api_healthz(struct http_request *req);
 void api_metrics(struct http_request *req);
+/* GET /api/metrics — every metric as JSON, histograms with p50/p95/p99. */
+void api_metrics_json(struct http_request *req);
+/* POST /v1/audio/transcriptions — OpenAI-compatible, synchronous. */
+void api_audio_transcriptions(struct http_request *req);
+/* GET /readyz — mode (full|degraded), per-dependency state; 503 when draining. */
+void api_readyz(struct http_request *req);
+/* POST /admin/degradation/override — force degraded mode, or clear it. */
+void api_admin_override(struct http_request *req);
 
 #endif

@@ -41,6 +41,8 @@ struct jobs *jobs_current(void);
 const struct steno_config *jobs_config(const struct jobs *j);
 struct db_pool *jobs_db(const struct jobs *j); /* NULL without --database-url */
 struct bio *jobs_bio(const struct jobs *j);
+/* The engine: the synchronous endpoint runs its work in-process on it. */
+struct engine *jobs_engine(const struct jobs *j);
 /* NULL without --redis-url; see redis.h for the degraded mode. */
 struct redis *jobs_redis(const struct jobs *j);
 /* The progress event hub (events.h); NULL without a database. */
@@ -61,6 +63,19 @@ struct jobs_local_stats {
     struct upstream_stats upstream;
 };
 void jobs_local_stats(const struct jobs *j, struct jobs_local_stats *out);
+
+/* SIGTERM seen: readiness answers 503 so balancers stop sending. */
+bool jobs_draining(const struct jobs *j);
+
+/* Degradation (../shared/DESIGN.md, FR-10). The mode is DEGRADED when an
+ * operator forced it or Redis is configured but not usable; `reason` says
+ * why. A forced mode reaches every process through NOTIFY steno_override
+ * (see POST /admin/degradation/override) and is re-read from the audit log
+ * when a process starts, so a restarted worker keeps it. */
+enum redis_mode jobs_mode(const struct jobs *j, const char **reason);
+bool jobs_mode_forced(const struct jobs *j);
+/* Apply a forced mode in this process (FULL clears the override). */
+void jobs_override(struct jobs *j, enum redis_mode m, const char *reason);
 
 /* Declare the service's metrics (before metrics_start / fork). */
 void jobs_metrics_init(void);

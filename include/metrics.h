@@ -44,6 +44,24 @@ int64_t metrics_value(metric_id id);
 /* Prometheus text exposition (format 0.0.4) of everything; caller frees. */
 char *metrics_render(size_t *len);
 
+/* One series, summed over all slots, for views other than Prometheus
+ * text (GET /api/metrics). For a histogram, buckets[i] counts the
+ * observations in (bounds[i-1], bounds[i]] (not cumulative), with
+ * buckets[nbounds] the +Inf bucket; value is the count. */
+struct metrics_sample {
+    const char *name, *help, *labels; /* labels as declared, without braces */
+    const char *type;                 /* "counter", "gauge", "histogram" */
+    int64_t value;
+    double sum; /* histograms */
+    const double *bounds;
+    const uint64_t *buckets;
+    size_t nbounds;
+};
+void metrics_foreach(void (*fn)(const struct metrics_sample *s, void *arg), void *arg);
+/* The q-quantile (0..1) of a histogram sample, interpolated linearly
+ * inside its bucket as Prometheus's histogram_quantile does; NAN when empty. */
+double metrics_quantile(const struct metrics_sample *s, double q);
+
 /* Drop every declaration and unmap (tests). */
 void metrics_reset(void);
 

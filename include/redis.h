@@ -43,7 +43,7 @@ struct redis;
 struct redis_call;
 
 struct redis_options {
-    const char *url;        /* redis://[:password@]host[:port][/db] or unix:/path[?db=N] */
+    const char *url;        /* redis://[[user]:password@]host[:port][/db] | unix:/path[?db=N] */
     const char *name;       /* for logs (default "redis") */
     double command_timeout; /* seconds from send to reply (0.5) */
     double connect_timeout; /* seconds per connection attempt, AUTH/SELECT/PING included (2) */
@@ -58,8 +58,9 @@ void redis_options_default(struct redis_options *o);
  * for anything that is not a redis:// or unix: URL. */
 struct redis_url {
     char host[256]; /* empty for unix sockets */
-    int port;
+    int port;       /* 6379 when absent */
     char path[256]; /* unix socket path, or empty */
+    char user[128]; /* ACL user (AUTH user password), or empty */
     char password[256];
     int db;
 };

@@ -11,8 +11,12 @@ void api_register_routes(const struct steno_config *cfg)
 {
     api_job_events_init();
     ROUTE("GET", "/healthz", api_healthz, 0);
+    ROUTE("GET", "/readyz", api_readyz, 0);
     ROUTE("GET", "/metrics", api_metrics, 0);
+    ROUTE("GET", "/api/metrics", api_metrics_json, 0);
+    ROUTE("POST", "/admin/degradation/override", api_admin_override, 4096);
     ROUTE("POST", "/v1/transcriptions", api_transcriptions_post, cfg->max_upload);
+    ROUTE("POST", "/v1/audio/transcriptions", api_audio_transcriptions, cfg->max_upload);
     /* job read/admin endpoints (src/api/jobs_read.c, jobs_admin.c) */
     ROUTE("GET", "/v1/jobs", api_jobs_list, 0);
     ROUTE("GET", "/v1/jobs/{id}", api_job_get, 0);

@@ -1,6 +1,7 @@
 /* metrics.c — shared-memory metric cells and Prometheus rendering. */
 #include "metrics.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,6 +231,50 @@ char *metrics_render(size_t *len)
     }
     *len = o.len;
     return o.buf;
+}
+
+void metrics_foreach(void (*fn)(const struct metrics_sample *s, void *arg), void *arg)
+{
+    static const char *const types[] = {"counter", "gauge", "histogram"};
+    for (size_t i = 0; i < nseries; i++) {
+        const struct series *s = &series[i];
+        struct metrics_sample m = {
+            .name = s->name, .help = s->help, .labels = s->labels, .type = types[s->kind]};
+        uint64_t *buckets = NULL;
+        if (s->kind == K_HISTOGRAM) {
+            buckets = xmalloc((s->nbounds + 1) * sizeof(*buckets));
+            for (size_t b = 0; b <= s->nbounds; b++) {
+                buckets[b] = sum_cell(s->cell + b);
+                m.value += (int64_t)buckets[b];
+            }
+            m.sum = (double)sum_cell(s->cell + s->nbounds + 1) / SUM_SCALE;
+            m.bounds = s->bounds;
+            m.buckets = buckets;
+            m.nbounds = s->nbounds;
+        } else {
+            m.value = (int64_t)sum_cell(s->cell);
+        }
+        fn(&m, arg);
+        free(buckets);
+    }
+}
+
+double metrics_quantile(const struct metrics_sample *s, double q)
+{
+    if (!s->buckets || s->value <= 0)
+        return NAN;
+    double rank = q * (double)s->value, seen = 0;
+    for (size_t b = 0; b <= s->nbounds; b++) {
+        double n = (double)s->buckets[b];
+        if (seen + n >= rank && n > 0) {
+            if (b == s->nbounds) /* +Inf: the best we can say is "above the last bound" */
+                return s->nbounds ? s->bounds[s->nbounds - 1] : NAN;
+            double lo = b ? s->bounds[b - 1] : 0, hi = s->bounds[b];
+            return lo + (hi - lo) * ((rank - seen) / n);
+        }
+        seen += n;
+    }
+    return s->nbounds ? s->bounds[s->nbounds - 1] : NAN;
 }
 
 void metrics_reset(void)

@@ -32,6 +32,11 @@ struct bio *jobs_bio(const struct jobs *j)
     return j->bio;
 }
 
+struct engine *jobs_engine(const struct jobs *j)
+{
+    return j->engine;
+}
+
 struct redis *jobs_redis(const struct jobs *j)
 {
     return j->redis;
@@ -170,6 +175,7 @@ struct jobs *jobs_start(struct event_base *base, const struct steno_config *cfg,
         struct events_options eo = {.heartbeat = cfg->sse_heartbeat};
         j->events = events_new(base, j->db, j->redis, &eo);
         jobs_runner_start(j);
+        jobs_degradation_start(j);
     }
     current = j;
     return j;

@@ -21,6 +21,8 @@ struct jobs {
     struct webhooks *webhooks;
     struct events *events; /* progress events hub (NULL without a database) */
     char owner[96];
+    bool forced_degraded; /* operator override, also without Redis */
+    char forced_reason[160];
     /* runner */
     LIST_HEAD(, running_job) running;
     unsigned nrunning;
@@ -34,6 +36,8 @@ struct jobs {
 };
 
 void jobs_runner_start(struct jobs *j);
+/* LISTEN for operator overrides and apply the last one recorded. */
+void jobs_degradation_start(struct jobs *j);
 void jobs_runner_stop(struct jobs *j);
 
 #endif

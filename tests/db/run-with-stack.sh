@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# run-with-stack.sh CMD ARGS… — run CMD against its own throwaway PostgreSQL.
+# run-with-stack.sh CMD ARGS… — run CMD against its own throwaway PostgreSQL
+# (and Redis too when STACK_REDIS=1, which exports STENO_REDIS_URL).
 #
 # Starts tools/local-stack (PostgreSQL only) in a fresh temp dir, exports
 # STENO_DATABASE_URL, STENO_STACK_DIR and LOCAL_STACK (so a test can restart
@@ -15,7 +16,9 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-if ! LOCAL_STACK_NO_REDIS=1 "$STACK" start "$DIR" >"$DIR/start.out" 2>&1; then
+NO_REDIS=1
+[ "${STACK_REDIS:-0}" = 1 ] && NO_REDIS=
+if ! LOCAL_STACK_NO_REDIS=$NO_REDIS "$STACK" start "$DIR" >"$DIR/start.out" 2>&1; then
     cat "$DIR/start.out" >&2
     echo "run-with-stack: could not start PostgreSQL" >&2
     exit 1

@@ -1,5 +1,6 @@
 /* test_core.c — config table, router, metrics rendering. */
 #include <check.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +181,55 @@ START_TEST(metrics_sum_over_slots)
 }
 END_TEST
 
+struct seen {
+    int series;
+    double p50, p99, sum;
+    int64_t count, counter;
+};
+
+static void look(const struct metrics_sample *m, void *arg)
+{
+    struct seen *s = arg;
+    s->series++;
+    if (strcmp(m->name, "q_seconds") == 0) {
+        s->p50 = metrics_quantile(m, 0.5);
+        s->p99 = metrics_quantile(m, 0.99);
+        s->sum = m->sum;
+        s->count = m->value;
+    } else if (strcmp(m->name, "q_total") == 0) {
+        s->counter = m->value;
+    }
+}
+
+/* The JSON view's numbers: sums over slots and bucket-interpolated quantiles. */
+START_TEST(metrics_foreach_and_quantiles)
+{
+    metrics_reset();
+    static const double bounds[] = {0.1, 1, 10};
+    metric_id h = metrics_histogram("q_seconds", "h", "", bounds, 3);
+    metric_id c = metrics_counter("q_total", "c", "a=\"b\"");
+    ck_assert(metrics_start(2));
+    metrics_bind_slot(0);
+    for (int i = 0; i < 50; i++)
+        metrics_observe(h, 0.05); /* 50 in (0, 0.1] */
+    metrics_bind_slot(1);
+    for (int i = 0; i < 50; i++)
+        metrics_observe(h, 0.5); /* 50 in (0.1, 1] */
+    metrics_add(c, 4);
+    struct seen s = {0};
+    metrics_foreach(look, &s);
+    ck_assert_int_eq(s.series, 2);
+    ck_assert_int_eq(s.count, 100);
+    ck_assert_int_eq(s.counter, 4);
+    ck_assert_double_eq_tol(s.sum, 27.5, 1e-6);
+    ck_assert_double_eq_tol(s.p50, 0.1, 1e-9);              /* the 50th of 100: top of bucket 1 */
+    ck_assert_double_eq_tol(s.p99, 0.1 + 0.9 * 0.98, 1e-9); /* 49 of 50 into (0.1, 1] */
+    metrics_reset();
+    struct metrics_sample empty = {.bounds = bounds, .nbounds = 3};
+    ck_assert(isnan(metrics_quantile(&empty, 0.5)));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("core");
@@ -190,6 +240,7 @@ int main(void)
     tcase_add_test(tc, router_params_and_methods);
     tcase_add_test(tc, query_decoding);
     tcase_add_test(tc, metrics_sum_over_slots);
+    tcase_add_test(tc, metrics_foreach_and_quantiles);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
