@@ -18,7 +18,8 @@
  * through this process-wide pointer, cleared when the hub stops. */
 static struct events *listening;
 
-void ev_bus_deliver(struct events *ev, const char *job_id, const char *json, size_t len)
+void ev_bus_deliver(struct events *ev, enum ev_via via, const char *job_id, const char *json,
+                    size_t len)
 {
     struct ev_job *job = ev_job_find(ev, job_id);
     if (!job)
@@ -33,7 +34,7 @@ void ev_bus_deliver(struct events *ev, const char *job_id, const char *json, siz
         ev_job_refetch(job); /* too big for NOTIFY: read it */
     } else {
         char *text = json_dumps(data, EV_JSON);
-        ev_ingest(job, (int64_t)json_integer_value(seq), type, text, strlen(text));
+        ev_ingest(job, via, (int64_t)json_integer_value(seq), type, text, strlen(text));
         free(text);
     }
     json_decref(m);
@@ -54,7 +55,7 @@ static void on_notify(const char *channel, const char *payload, void *arg)
     char id[40];
     memcpy(id, payload, (size_t)(sp - payload));
     id[sp - payload] = '\0';
-    ev_bus_deliver(ev, id, sp + 1, strlen(sp + 1));
+    ev_bus_deliver(ev, EV_VIA_NOTIFY, id, sp + 1, strlen(sp + 1));
 }
 
 static void on_redis(const char *channel, const char *payload, size_t len, void *arg)
@@ -67,7 +68,7 @@ static void on_redis(const char *channel, const char *payload, size_t len, void 
     size_t plen = strlen(EV_REDIS_PREFIX);
     if (strncmp(channel, EV_REDIS_PREFIX, plen) != 0 || strlen(channel + plen) >= 40)
         return;
-    ev_bus_deliver(ev, channel + plen, payload, len);
+    ev_bus_deliver(ev, EV_VIA_REDIS, channel + plen, payload, len);
 }
 
 void ev_bus_start(struct events *ev)

@@ -21,7 +21,7 @@
 #include "log.h"
 #include "metrics.h"
 
-static metric_id m_subs, m_published, m_received, m_gaps_skipped;
+static metric_id m_subs, m_published, m_received[EV_VIA_COUNT], m_gaps_skipped;
 
 double ev_now(void)
 {
@@ -225,11 +225,12 @@ static void drain_pending(struct ev_job *job)
     }
 }
 
-void ev_ingest(struct ev_job *job, int64_t seq, const char *type, const char *data, size_t dlen)
+void ev_ingest(struct ev_job *job, enum ev_via via, int64_t seq, const char *type, const char *data,
+               size_t dlen)
 {
     struct events *ev = job->ev;
     ev->stats.received++;
-    metrics_add(m_received, 1);
+    metrics_add(m_received[via], 1);
     if (seq <= 0 || (job->known && seq <= job->last)) {
         ev->stats.duplicates++;
         return;
@@ -404,7 +405,7 @@ static void ingest_row(void *arg, int64_t seq, const char *type, const char *dat
 {
     struct sub_rows *r = arg;
     r->n++;
-    ev_ingest(r->job, seq, type, data, strlen(data));
+    ev_ingest(r->job, EV_VIA_DATABASE, seq, type, data, strlen(data));
 }
 
 static void deliver_row(void *arg, int64_t seq, const char *type, const char *data)
@@ -546,8 +547,13 @@ void events_metrics_init(void)
     m_subs = metrics_gauge("steno_sse_subscribers", "event subscribers (SSE streams) open", "");
     m_published = metrics_counter("steno_events_published_total",
                                   "job events numbered and published by this server", "");
-    m_received = metrics_counter("steno_events_received_total",
-                                 "job events heard (local, Redis, NOTIFY, database reads)", "");
+    static const char *const vias[] = {"local", "redis", "notify", "database"};
+    for (int i = 0; i < EV_VIA_COUNT; i++) {
+        char label[32];
+        snprintf(label, sizeof(label), "via=\"%s\"", vias[i]);
+        m_received[i] = metrics_counter("steno_events_received_total",
+                                        "job events heard by subscribed jobs, by path", label);
+    }
     m_gaps_skipped = metrics_counter("steno_events_gaps_skipped_total",
                                      "event number gaps the database never filled", "");
 }

@@ -117,11 +117,15 @@ struct events {
     struct events_stats stats;
 };
 
+/* Where an event was heard (the steno_events_received_total label). */
+enum ev_via { EV_VIA_LOCAL, EV_VIA_REDIS, EV_VIA_NOTIFY, EV_VIA_DATABASE, EV_VIA_COUNT };
+
 /* events_hub.c */
 struct ev_job *ev_job_find(struct events *ev, const char *id);
 /* One event from any source (local, Redis, NOTIFY, database): dedupe,
  * order, ring, deliver. data is JSON text (any key order). */
-void ev_ingest(struct ev_job *job, int64_t seq, const char *type, const char *data, size_t dlen);
+void ev_ingest(struct ev_job *job, enum ev_via via, int64_t seq, const char *type, const char *data,
+               size_t dlen);
 /* A database read of the job: status, highest number, and rows from some
  * number on (already ingested by the caller). */
 void ev_job_snapshot(struct ev_job *job, const char *status, int64_t event_seq);
@@ -144,6 +148,7 @@ void ev_source_free(struct events_source *s);
 void ev_bus_start(struct events *ev);
 void ev_bus_stop(struct events *ev);
 /* Parse {"seq":N,"type":T,"data":{…}} and ingest it for job_id. */
-void ev_bus_deliver(struct events *ev, const char *job_id, const char *json, size_t len);
+void ev_bus_deliver(struct events *ev, enum ev_via via, const char *job_id, const char *json,
+                    size_t len);
 
 #endif

@@ -114,7 +114,7 @@ static void ingest_row(void *arg, int64_t seq, const char *type, const char *dat
 {
     struct job_rows *r = arg;
     r->n++;
-    ev_ingest(r->job, seq, type, data, strlen(data));
+    ev_ingest(r->job, EV_VIA_DATABASE, seq, type, data, strlen(data));
 }
 
 static void job_read_done(struct ev_job *job, const struct db_result *res)
@@ -166,7 +166,8 @@ static void number(struct events_source *s, const char *type, json_t *data)
     json_t *e = json_pack("{s:I,s:s,s:o}", "seq", (json_int_t)seq, "type", type, "data", data);
     struct ev_job *job = ev_job_find(ev, s->id);
     if (job)
-        ev_ingest(job, seq, type, dtext, strlen(dtext)); /* subscribers here: at once */
+        ev_ingest(job, EV_VIA_LOCAL, seq, type, dtext,
+                  strlen(dtext)); /* subscribers here: at once */
     free(dtext);
     bool published = false;
     if (redis_available(ev->redis)) {

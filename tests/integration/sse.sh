@@ -4,14 +4,13 @@
 # workers. Covers: order and no gaps over HTTP/1.1 and HTTP/2; replay with
 # Last-Event-ID (header and query); a finished job answered at once (204
 # once seen); 404/400; cross-process delivery (clients spread over both
-# workers) through LISTEN/NOTIFY; many streams on one h2 connection; a
-# client that stops reading is cut off while others finish.
-# With Redis (SSE_REDIS=1 when the real client is merged) the cross-process
-# part also runs over Redis pub/sub and again with Redis stopped.
+# workers) over Redis pub/sub, then with Redis stopped over LISTEN/NOTIFY;
+# many streams on one h2 connection; a client that stops reading is cut
+# off while others finish.
 . "$(dirname "$0")/lib.sh"
 
 GEN="$BUILD/tools/gen-audio/gen-audio"
-start_stack ${SSE_WITH_REDIS:+redis}
+start_stack redis
 "$BUILD/stenod" --migrate --database-url "$STENO_DATABASE_URL" >"$T/migrate.log" 2>&1 ||
     { cat "$T/migrate.log"; exit 1; }
 sql() { psql "$STENO_DATABASE_URL" -qAt -c "$1"; }
@@ -23,6 +22,7 @@ MOCK="http://127.0.0.1:$MP"
 wait_http "$MOCK/healthz"
 
 start_server "$BUILD/stenod" stenod --workers 2 --database-url "$STENO_DATABASE_URL" \
+    --redis-url "$STENO_REDIS_URL" --redis-probe-interval 300ms --redis-timeout 300ms \
     --upstream-url "$MOCK/v1" --api-key test-key --claim-interval 0.2s \
     --chunk-min 2s --chunk-max 4s --upstream-concurrency 2 --jobs-per-worker 2 \
     --sse-buffer 4k --sse-heartbeat 1s --log-file "$T/steno.log"
@@ -132,7 +132,26 @@ cross() { # cross LABEL
     served=$(grep -a "GET /v1/jobs/$id/events 200" "$T/steno.log" | sed -n 's/.* pid=\([0-9]*\) .*/\1/p' | sort -u | wc -l)
     check "$1: the clients were served by both workers" 2 "$served"
 }
+wait_metric() { # wait_metric NAME VALUE SECONDS
+    for _ in $(seq $(($3 * 10))); do
+        [ "$(metric "$PORT" "$1")" = "$2" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+via() { metric "$PORT" "steno_events_received_total{via=\"$1\"}"; }
+check_true "both workers on Redis (full mode)" wait_metric steno_redis_connected 2 10
+n0=$(via notify) r0=$(via redis)
+cross redis
+check_true "events crossed over Redis ($(via redis) messages)" test "$(via redis)" -gt "$r0"
+check "…and not over NOTIFY while Redis is up" "$n0" "$(via notify)"
+"$SOURCE/tools/local-stack" redis-stop "$T/stack" >/dev/null 2>&1
+check_true "both workers degrade when Redis stops" wait_metric steno_redis_degraded 2 10
+n0=$(via notify) r0=$(via redis)
 cross notify
+check_true "events crossed over LISTEN/NOTIFY ($(via notify) notifications)" \
+    test "$(via notify)" -gt "$n0"
+check "…and none over Redis" "$r0" "$(via redis)"
 
 # --- many streams on one HTTP/2 connection
 ID3=$(submit "$T/b.wav")
