@@ -321,6 +321,19 @@ struct events_sub *events_subscribe(struct events *ev, const char *job_id, int64
     return sub;
 }
 
+/* The first read of a job is back (or its subscriber left): the others
+ * that waited for it move on. */
+static void release_reader(struct events_sub *sub)
+{
+    struct ev_job *job = sub->job;
+    if (job->reader != sub)
+        return;
+    job->reader = NULL;
+    for (struct events_sub *o = TAILQ_FIRST(&job->subs); o; o = TAILQ_NEXT(o, link))
+        if (o != sub && !o->live && !o->fetch && !o->done)
+            queue_sub(o);
+}
+
 void events_unsubscribe(struct events_sub *sub)
 {
     if (!sub || sub->gone)
@@ -337,6 +350,7 @@ void events_unsubscribe(struct events_sub *sub)
     if (sub->fetch)
         sub->fetch->owner = NULL;
     sub->fetch = NULL;
+    release_reader(sub);
     sub->gone = true;
     ev->stats.subscribers--;
     metrics_gauge_add(m_subs, -1);
@@ -359,9 +373,13 @@ static bool ring_has(const struct ev_job *job, int64_t seq)
 static void advance(struct events_sub *sub)
 {
     struct ev_job *job = sub->job;
-    if (sub->fetch || sub->done || sub->live)
+    if (sub->fetch || sub->done || sub->live || (!job->known && job->reader))
         return;
+    if (job->known && sub->next > job->last + 1)
+        sub->next = job->last + 1; /* an id from the future (a reset database): go from here */
     if (!job->known || (sub->next <= job->last && !ring_has(job, sub->next))) {
+        if (!job->known)
+            job->reader = sub;
         sub->fetch = xcalloc(1, sizeof(*sub->fetch));
         sub->fetch->kind = EV_FETCH_SUB;
         sub->fetch->owner = sub;
@@ -488,6 +506,7 @@ void ev_sub_read_cb(const struct db_result *res, struct ev_fetch *f)
     if (!sub)
         return;
     sub->fetch = NULL;
+    release_reader(sub);
     sub_read_done(sub, res);
 }
 

@@ -54,6 +54,8 @@ struct ev_job {
     unsigned nsubs;
     struct events_sub *iter_next;   /* delivery loop's next subscriber (removal-safe) */
     bool known;                     /* `last` and `status` come from a database read */
+    struct events_sub *reader;      /* its read of the unknown job is out: the other
+                                  subscribers wait for it instead of piling up reads */
     int64_t last;                   /* every event up to here was ingested */
     char status[12];                /* job status as last read (or set by a terminal event) */
     bool terminal_last;             /* the event numbered `last` is done/error */

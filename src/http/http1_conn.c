@@ -225,6 +225,8 @@ static void on_headers(struct h1 *h)
     bool has_body = r->chunked || r->content_length > 0;
     h1_parser_set_max_body(h->parser, UINT64_MAX); /* the route limit is enforced on delivery */
     http_request_dispatch(req);
+    if (!has_body)
+        h1_parser_release_head(h->parser); /* all copied; a stream may last hours */
     if (h->c->closing || !h->req)
         return;
     if (has_body && r->expect_continue && !req->resp_started)
