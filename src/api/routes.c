@@ -10,6 +10,7 @@
 void api_register_routes(const struct steno_config *cfg)
 {
     api_job_events_init();
+    ROUTE("GET", "/", api_web_page, 0);
     ROUTE("GET", "/healthz", api_healthz, 0);
     ROUTE("GET", "/readyz", api_readyz, 0);
     ROUTE("GET", "/metrics", api_metrics, 0);
