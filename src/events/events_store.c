@@ -186,7 +186,8 @@ static void number(struct events_source *s, const char *type, json_t *data)
 
 static void flush(struct events_source *s)
 {
-    if (s->fetch || !s->seq_known || json_array_size(s->queue) == 0)
+    /* one batch at a time: in flight, or waiting to be retried */
+    if (s->fetch || s->inflight || !s->seq_known || json_array_size(s->queue) == 0)
         return;
     s->inflight = s->queue;
     s->inflight_notify = s->queue_notify;
