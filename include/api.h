@@ -11,6 +11,8 @@ void api_register_routes(const struct steno_config *cfg);
 /* Individual handlers (for the route table and tests). */
 void api_healthz(struct http_request *req);
 void api_metrics(struct http_request *req);
+/* GET / — the web page: upload, per-chunk progress (EventSource), transcript. */
+void api_web_page(struct http_request *req);
 /* GET /api/metrics — every metric as JSON, histograms with p50/p95/p99. */
 void api_metrics_json(struct http_request *req);
 /* POST /v1/audio/transcriptions — OpenAI-compatible, synchronous. */

@@ -20,6 +20,10 @@ void api_transcript_get(struct http_request *req);
 void api_job_retry(struct http_request *req);
 /* DELETE /v1/jobs/{id} — cancel a queued/running job, delete a finished one. */
 void api_job_delete(struct http_request *req);
+/* GET /v1/jobs/{id}/events — Server-Sent Events: replay after Last-Event-ID, then live. */
+void api_job_events(struct http_request *req);
+/* Declare the SSE metrics (at route registration, before fork). */
+void api_job_events_init(void);
 /* GET /api/queue-status — queue length, processing, database and workers. */
 void api_queue_status(struct http_request *req);
 

@@ -135,6 +135,12 @@ void http_response_start(struct http_request *req, int status, const char *conte
  * (keep data, wait for on_drain). */
 bool http_response_write(struct http_request *req, const void *data, size_t len);
 void http_response_finish(struct http_request *req);
+/* Response bytes queued and not yet handed to the kernel: the connection's
+ * output buffer on HTTP/1.1, the stream's unframed data on HTTP/2 (what its
+ * flow-control window holds back). 0 before the response starts. Long-lived
+ * streams compare it with their own bound to drop a client that stopped
+ * reading (http_request_reset) instead of buffering without limit. */
+size_t http_response_buffered(struct http_request *req);
 
 /* --- connection control (emulators, fault injection, draining) --- */
 /* Abort the exchange now: HTTP/2 resets the stream (INTERNAL_ERROR), HTTP/1.1

@@ -58,6 +58,11 @@ struct h1_parser *h1_parser_new(const struct h1_limits *limits);
 void h1_parser_free(struct h1_parser *p);
 /* Ready for the next request on the same connection. */
 void h1_parser_reset(struct h1_parser *p);
+/* Free the head's buffers (the strings of the last h1_parser_request()
+ * become invalid) once the head was consumed and no trailers can follow;
+ * the next head allocates them again. For connections that then hold a
+ * long response: ~17 kB less each. */
+void h1_parser_release_head(struct h1_parser *p);
 
 /* Body limit for the current request, set between H1_HEADERS and the first
  * body byte (the router knows it per route). Over it → 413. 0 = no body. */

@@ -19,6 +19,7 @@
 #include "bio.h"
 #include "db_pool.h"
 #include "engine.h"
+#include "events.h"
 #include "redis.h"
 #include "steno_config.h"
 #include "upstream.h"
@@ -47,6 +48,8 @@ struct redis *jobs_redis(const struct jobs *j);
 /* The transcript cache of this process (include/cache.h); never NULL
  * while the service runs. */
 struct cache *jobs_cache(const struct jobs *j);
+/* The progress event hub (events.h); NULL without a database. */
+struct events *jobs_events(const struct jobs *j);
 /* The lease owner name of this process ("host:pid"). */
 const char *jobs_owner(const struct jobs *j);
 /* SIGTERM: stop claiming and hand this process's jobs back to the queue. */

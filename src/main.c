@@ -10,6 +10,7 @@
 #include "db_metrics.h"
 #include "cache.h"
 #include "db_migrate.h"
+#include "events.h"
 #include "http_metrics.h"
 #include "jobs.h"
 #include "upload.h"
@@ -170,6 +171,7 @@ int main(int argc, char **argv)
     redis_metrics_init();
     jobs_metrics_init();
     cache_metrics_init();
+    events_metrics_init();
     unsigned n = (unsigned)cfg.workers;
     int rc = 1;
     struct worker_spec *specs = xcalloc(n, sizeof(*specs));

@@ -10,6 +10,8 @@
 
 void api_register_routes(const struct steno_config *cfg)
 {
+    api_job_events_init();
+    ROUTE("GET", "/", api_web_page, 0);
     ROUTE("GET", "/healthz", api_healthz, 0);
     ROUTE("GET", "/readyz", api_readyz, 0);
     ROUTE("GET", "/metrics", api_metrics, 0);
@@ -20,6 +22,7 @@ void api_register_routes(const struct steno_config *cfg)
     /* job read/admin endpoints (src/api/jobs_read.c, jobs_admin.c) */
     ROUTE("GET", "/v1/jobs", api_jobs_list, 0);
     ROUTE("GET", "/v1/jobs/{id}", api_job_get, 0);
+    ROUTE("GET", "/v1/jobs/{id}/events", api_job_events, 0);
     ROUTE("DELETE", "/v1/jobs/{id}", api_job_delete, 0);
     ROUTE("POST", "/v1/jobs/{id}/retry", api_job_retry, 0);
     ROUTE("GET", "/v1/transcripts/{id}", api_transcript_get, 0);

@@ -107,7 +107,9 @@ static void h1_start(struct http_request *req)
     for (size_t i = 0; i < req->nresp_headers; i++)
         evbuffer_add_printf(o, "%s: %s\r\n", req->resp_headers[i].name, req->resp_headers[i].value);
     h->chunked_out = false;
-    if (req->resp_length >= 0) {
+    if (req->status == 204 || req->status == 304) {
+        /* no body and, by RFC 9110, no content-length either */
+    } else if (req->resp_length >= 0) {
         evbuffer_add_printf(o, "content-length: %lld\r\n", (long long)req->resp_length);
     } else if (h->version_minor == 1) {
         h->chunked_out = true;
@@ -223,6 +225,8 @@ static void on_headers(struct h1 *h)
     bool has_body = r->chunked || r->content_length > 0;
     h1_parser_set_max_body(h->parser, UINT64_MAX); /* the route limit is enforced on delivery */
     http_request_dispatch(req);
+    if (!has_body)
+        h1_parser_release_head(h->parser); /* all copied; a stream may last hours */
     if (h->c->closing || !h->req)
         return;
     if (has_body && r->expect_continue && !req->resp_started)

@@ -86,10 +86,32 @@ struct h1_parser *h1_parser_new(const struct h1_limits *limits)
     p->limits = *limits;
     if (p->limits.max_headers == 0)
         p->limits.max_headers = 1;
-    p->arena = xmalloc(p->limits.max_header_bytes + 1);
-    p->headers = xcalloc(p->limits.max_headers, sizeof(*p->headers));
-    h1_parser_reset(p);
+    h1_parser_reset(p); /* the head's buffers come with the first byte of a head */
     return p;
+}
+
+/* The head's buffers, allocated when a head starts (a connection that
+ * holds a long response, like an event stream, gives them back with
+ * h1_parser_release_head). */
+static void need_buffers(struct h1_parser *p)
+{
+    if (!p->arena)
+        p->arena = xmalloc(p->limits.max_header_bytes + 1);
+    if (!p->headers)
+        p->headers = xmalloc(p->limits.max_headers * sizeof(*p->headers));
+}
+
+void h1_parser_release_head(struct h1_parser *p)
+{
+    free(p->arena);
+    free(p->headers);
+    p->arena = NULL;
+    p->headers = NULL;
+    p->req.method = p->req.target = NULL;
+    p->req.headers = NULL;
+    p->req.nheaders = 0;
+    p->nheaders = 0;
+    p->used = 0;
 }
 
 void h1_parser_free(struct h1_parser *p)
@@ -165,6 +187,7 @@ static bool put(struct h1_parser *p, char c)
 {
     if (p->used >= p->limits.max_header_bytes)
         return false;
+    need_buffers(p);
     p->arena[p->used++] = c;
     return true;
 }
@@ -223,6 +246,7 @@ static enum h1_event finish_field(struct h1_parser *p)
         return fail(p, 431, "request header fields too large");
     if (p->nheaders >= p->limits.max_headers)
         return fail(p, 431, "too many request header fields");
+    need_buffers(p);
     struct h1_header *h = &p->headers[p->nheaders++];
     h->name = p->arena + p->name_off;
     h->value = p->arena + p->tok_start;

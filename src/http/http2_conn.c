@@ -102,7 +102,7 @@ static void h2_start(struct http_request *req)
             (nghttp2_nv){(uint8_t *)req->resp_headers[i].name,
                          (uint8_t *)req->resp_headers[i].value, strlen(req->resp_headers[i].name),
                          strlen(req->resp_headers[i].value), NGHTTP2_NV_FLAG_NONE};
-    if (req->resp_length >= 0) {
+    if (req->resp_length >= 0 && req->status != 204 && req->status != 304) {
         snprintf(clen, sizeof(clen), "%lld", (long long)req->resp_length);
         nva[k++] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)clen, 14, strlen(clen),
                                 NGHTTP2_NV_FLAG_NONE};

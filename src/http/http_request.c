@@ -408,6 +408,13 @@ bool http_response_write(struct http_request *req, const void *data, size_t len)
     return req->ops->pending_output(req) < HTTP_OUTPUT_HIGH_WATER;
 }
 
+size_t http_response_buffered(struct http_request *req)
+{
+    if (!req->resp_started || req->aborted)
+        return 0;
+    return req->ops->pending_output(req);
+}
+
 void http_response_finish(struct http_request *req)
 {
     if (!req->resp_started || req->resp_finished || req->aborted)

@@ -52,6 +52,11 @@ struct cache *jobs_cache(const struct jobs *j)
     return j->cache;
 }
 
+struct events *jobs_events(const struct jobs *j)
+{
+    return j->events;
+}
+
 const char *jobs_owner(const struct jobs *j)
 {
     return j->owner;
@@ -178,6 +183,8 @@ struct jobs *jobs_start(struct event_base *base, const struct steno_config *cfg,
             jobs_stop(j);
             return NULL;
         }
+        struct events_options eo = {.heartbeat = cfg->sse_heartbeat};
+        j->events = events_new(base, j->db, j->redis, &eo);
         jobs_runner_start(j);
         jobs_degradation_start(j);
     }
@@ -199,6 +206,7 @@ void jobs_stop(struct jobs *j)
     cache_shutdown(j->cache); /* before Redis and PostgreSQL go */
     jobs_runner_stop(j);
     rate_share_stop(j);
+    events_free(j->events); /* after the runner: its sources are closed */
     engine_free(j->engine);
     webhooks_free(j->webhooks);
     upstream_free(j->up);

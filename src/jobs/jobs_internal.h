@@ -21,6 +21,7 @@ struct jobs {
     struct upstream *up;
     struct engine *engine;
     struct webhooks *webhooks;
+    struct events *events; /* progress events hub (NULL without a database) */
     char owner[96];
     bool forced_degraded;  /* operator override, also without Redis */
     struct event *rate_ev; /* rate_share.c: announce, recompute the rpm share */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "job_progress.h"
 #include "jobs_internal.h"
 #include "log.h"
 
@@ -30,6 +31,7 @@ struct running_job {
     int final_nargs;
     db_stmt final_stmt;
     struct event *retry_ev;
+    struct job_progress *progress; /* its events (SSE) */
     LIST_ENTRY(running_job) link;
 };
 
@@ -106,6 +108,7 @@ static void free_running(struct running_job *rj)
         free(rj->final_sql_args[i]);
     if (rj->retry_ev)
         event_free(rj->retry_ev);
+    job_progress_free(rj->progress);
     free(rj->audio_path);
     free(rj->sha256);
     free(rj->cache_key);
@@ -180,6 +183,9 @@ static void final_cb(const struct db_result *res, void *arg)
                           strlen(rj->final_sql_args[6]));
             notify_webhook(rj, res);
         }
+        if (res->error == DB_OK && db_result_rows(res) > 0)
+            job_progress_finished(rj->progress, rj->failed, rj->final_sql_args[2],
+                                  db_result_value(res, 0, 0));
         free_running(rj);
         jobs_kick(j);
         return;
@@ -250,6 +256,7 @@ static void on_planned(void *arg, const struct audio_info *info, const struct en
     db_pool_exec(rj->j->db, rj->j->st_plan, 9, p, logged_cb, NULL);
     for (int k = 0; k < 5; k++)
         free(arrays[k]);
+    job_progress_planned(rj->progress, info->duration, c, n);
     log_ctx_info(rj->ctx, "jobs: planned %zu chunks for %.1fs of audio", n, info->duration);
 }
 
@@ -260,6 +267,7 @@ static void on_chunk_started(void *arg, const struct engine_chunk *c)
     snprintf(idx, sizeof(idx), "%d", c->index);
     const char *p[] = {rj->id, idx};
     db_pool_exec(rj->j->db, rj->j->st_chunk_start, 2, p, logged_cb, NULL);
+    job_progress_chunk_started(rj->progress, c);
 }
 
 static void on_chunk_done(void *arg, const struct engine_chunk *c, const struct transcript *t,
@@ -276,6 +284,7 @@ static void on_chunk_done(void *arg, const struct engine_chunk *c, const struct 
     const char *p[] = {rj->id, idx, result, att, timings, "0"};
     db_pool_exec(rj->j->db, rj->j->st_chunk_done, 6, p, logged_cb, NULL);
     free(result);
+    job_progress_chunk_done(rj->progress, c, attempts, seconds);
 }
 
 static void on_chunk_failed(void *arg, const struct engine_chunk *c, const char *error,
@@ -291,6 +300,7 @@ static void on_chunk_failed(void *arg, const struct engine_chunk *c, const char 
     const char *p[] = {rj->id, idx, err, att};
     db_pool_exec(rj->j->db, rj->j->st_chunk_failed, 4, p, logged_cb, NULL);
     free(err);
+    job_progress_chunk_failed(rj->progress, c, error, attempts);
 }
 
 static void on_chunk_split(void *arg, const struct engine_chunk *a, const struct engine_chunk *b)
@@ -307,6 +317,7 @@ static void on_chunk_split(void *arg, const struct engine_chunk *a, const struct
     snprintf(bef, sizeof(bef), "%lld", (long long)b->end_frame);
     const char *p[] = {rj->id, ai, ad, ae, bi, bs, bd, bsf, bef};
     db_pool_query(rj->j->db, SQL_SPLIT, 9, p, logged_cb, NULL);
+    job_progress_chunk_split(rj->progress, a, b);
 }
 
 static void on_finished(void *arg, struct transcript *merged, enum engine_error err,
@@ -398,6 +409,7 @@ static void chunks_cb(const struct db_result *res, void *arg)
         .word_timestamps = gran && strcmp(gran, "word") == 0,
         .priority = (enum upstream_priority)rj->priority,
     };
+    job_progress_running(rj->progress, (size_t)n, done);
     rj->ej = engine_job_start(j->engine, rj->id, rj->audio_path, &p, known, (size_t)n, &hooks, rj);
     for (int r = 0; r < n; r++)
         transcript_free(known[r].result); /* the engine took the ones it kept */
@@ -430,6 +442,7 @@ static void claim_cb(const struct db_result *res, void *arg)
         rj->params = json_object();
     LIST_INSERT_HEAD(&j->running, rj, link);
     j->nrunning++;
+    rj->progress = job_progress_new(j->events, rj->id);
     log_ctx_info(rj->ctx, "jobs: claimed (priority %s)", jobs_priority_name(rj->priority));
     const char *p[] = {rj->id};
     db_pool_exec(j->db, j->st_chunks, 1, p, chunks_cb, rj);
@@ -515,6 +528,7 @@ void jobs_cancel_local(struct jobs *j, const char *id)
     struct running_job *rj = find_running(j, id);
     if (rj && !rj->finishing) {
         log_ctx_info(rj->ctx, "jobs: cancelled");
+        job_progress_cancelled(rj->progress);
         free_running(rj);
         jobs_kick(j);
     }
@@ -563,8 +577,10 @@ void jobs_runner_start(struct jobs *j)
  * resumes them without waiting for the lease to expire. */
 void jobs_drain(struct jobs *j)
 {
-    if (j)
+    if (j) {
         cache_flush(j->cache);
+        events_drain(j->events); /* end the event streams: clients reconnect elsewhere */
+    }
     if (!j || !j->db || j->stopping)
         return;
     j->stopping = true;

@@ -42,7 +42,8 @@ START_TEST(migrate_twice_is_idempotent)
     free(n);
     char *tables = tu_scalar(url, "SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class "
                                   "WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace");
-    ck_assert_str_eq(tables, "api_keys,audit_log,chunks,jobs,schema_migrations,transcripts");
+    ck_assert_str_eq(tables,
+                     "api_keys,audit_log,chunks,job_events,jobs,schema_migrations,transcripts");
     free(tables);
     char sum[65];
     db_migrate_checksum(db_schema_migrations[0].sql, db_schema_migrations[0].len, sum);
