@@ -54,6 +54,9 @@ struct events *jobs_events(const struct jobs *j);
 const char *jobs_owner(const struct jobs *j);
 /* SIGTERM: stop claiming and hand this process's jobs back to the queue. */
 void jobs_drain(struct jobs *j);
+/* Tell `url` a job is done (a cache hit recorded as a done job): signed
+ * and retried like a job's own. false when the URL is unusable. */
+bool jobs_webhook_done(struct jobs *j, const char *id, const char *url, const char *log_ctx);
 /* Wake the claimer now (after a submission in this process). */
 void jobs_kick(struct jobs *j);
 /* A job was cancelled by the API: stop it here if this process runs it. */
@@ -67,6 +70,9 @@ struct jobs_local_stats {
 };
 void jobs_local_stats(const struct jobs *j, struct jobs_local_stats *out);
 
+/* Database writes still in flight (the drain's hand-back of jobs, hit
+ * counts): the worker waits for them before exiting. */
+bool jobs_busy(const struct jobs *j);
 /* SIGTERM seen: readiness answers 503 so balancers stop sending. */
 bool jobs_draining(const struct jobs *j);
 

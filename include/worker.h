@@ -29,6 +29,10 @@ struct worker_spec {
     void (*teardown)(void *arg);
     /* Optional: called at SIGTERM/SIGINT, when the drain starts. */
     void (*drain)(void *arg);
+    /* Optional: once HTTP is drained, the loop keeps turning while this
+     * says writes started by the drain are still in flight (say, jobs
+     * handed back to the queue), until the shutdown deadline. */
+    bool (*busy)(void *arg);
 };
 
 /* Runs until shut down; returns the process exit code. */

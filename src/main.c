@@ -43,6 +43,11 @@ static void worker_drain(void *arg)
     jobs_drain(service);
 }
 
+static bool worker_busy(void *arg)
+{
+    return jobs_busy(service);
+}
+
 static void worker_teardown(void *arg)
 {
     jobs_stop(service);
@@ -182,6 +187,7 @@ int main(int argc, char **argv)
         specs[i].setup = worker_setup;
         specs[i].setup_arg = &cfg;
         specs[i].drain = worker_drain;
+        specs[i].busy = worker_busy;
         specs[i].teardown = worker_teardown;
     }
     if (!metrics_start(n)) {

@@ -62,10 +62,12 @@ static const char SQL_INSERT[] =
  * Written after the answer went out; a failure only loses that record. */
 static struct api_stmt st_hit = {
     .sql = "INSERT INTO jobs (id, status, priority, audio_sha256, audio_path, audio_bytes,"
-           " audio_seconds, params, cache_key, cache_level, started_at, finished_at)"
+           " audio_seconds, params, cache_key, cache_level, idempotency_key, webhook_url,"
+           " started_at, finished_at)"
            " VALUES ($1, 'done', $2, $3, $4, $5,"
            " (SELECT audio_seconds FROM transcripts WHERE cache_key = $7), $6::jsonb, $7, $8,"
-           " now(), now())",
+           " $9, $10, now(), now())"
+           " ON CONFLICT DO NOTHING RETURNING id",
 };
 
 struct submit {
@@ -82,12 +84,17 @@ struct submit {
     char webhook[2048];
     char secs[32]; /* probed duration */
     unsigned tries;
+    /* a hit waiting for its job row (Idempotency-Key) */
+    enum cache_tier hit_tier;
+    char *hit_json;
+    char hit_id[40];
 };
 
 static void submit_free(struct submit *s)
 {
     upload_result_free(s->up);
     free(s->ptext);
+    free(s->hit_json);
     free(s);
 }
 
@@ -111,11 +118,24 @@ static bool read_params(struct http_request *req, json_t *fields, struct submit 
     return true;
 }
 
-static void logged_cb(const struct db_result *res, void *arg)
+/* A hit's job row is on record: its webhook, if any, can be told now
+ * (a receiver that reads /v1/jobs/{id} on the call finds the row). */
+struct hit_record {
+    char id[40];
+    char ctx[64];
+    char webhook[2048];
+};
+
+static void recorded_cb(const struct db_result *res, void *arg)
 {
+    struct hit_record *h = arg;
     if (res->error != DB_OK)
         log_warn("submit: cache hit not recorded as a job (%s): %s", db_error_name(res->error),
                  res->message);
+    else if (h->webhook[0] && db_result_rows(res) == 1 && jobs_current() &&
+             !jobs_webhook_done(jobs_current(), h->id, h->webhook, h->ctx))
+        log_warn("submit: webhook URL unusable: %s", h->webhook);
+    free(h);
 }
 
 /* A random (version 4) uuid in canonical text form, 37 bytes. */
@@ -133,35 +153,62 @@ static void new_uuid(char *out)
 }
 
 /* Record the hit as a done job when the database is up; "" otherwise. */
-static void record_hit(struct submit *s, enum cache_tier tier, char *id)
+/* The hit as a done job row with `id`; cb(res, arg) when it is written. */
+static void send_hit_row(struct db_pool *db, struct submit *s, enum cache_tier tier, const char *id,
+                         void (*cb)(const struct db_result *, void *), void *arg)
 {
-    id[0] = '\0';
-    struct db_pool *db = jobs_db(jobs_current());
-    struct db_pool_health h;
-    if (!db)
-        return;
-    db_pool_health(db, &h);
-    if (h.up == 0)
-        return; /* never make a cached answer wait for PostgreSQL */
-    new_uuid(id);
     char prio[8], bytes[32];
     snprintf(prio, sizeof(prio), "%d", s->prio);
     snprintf(bytes, sizeof(bytes), "%llu", s->up ? (unsigned long long)s->up->bytes : 0ULL);
     const char *sha = s->up ? s->up->sha256 : s->want_sha;
-    const char *p[] = {id,    prio,     sha,    s->up ? s->up->path : "",
-                       bytes, s->ptext, s->key, cache_tier_name(tier)};
-    db_pool_exec(db, api_stmt_get(db, &st_hit), 8, p, logged_cb, NULL);
+    const char *p[] = {id,
+                       prio,
+                       sha,
+                       s->up ? s->up->path : "",
+                       bytes,
+                       s->ptext,
+                       s->key,
+                       cache_tier_name(tier),
+                       s->idem[0] ? s->idem : NULL,
+                       s->webhook[0] ? s->webhook : NULL};
+    db_pool_exec(db, api_stmt_get(db, &st_hit), 10, p, cb, arg);
+}
+
+/* The database, when it has a connection up; NULL otherwise (a cached
+ * answer never waits for PostgreSQL to come back). */
+static struct db_pool *db_up(void)
+{
+    struct db_pool *db = jobs_db(jobs_current());
+    struct db_pool_health h;
+    if (!db)
+        return NULL;
+    db_pool_health(db, &h);
+    return h.up ? db : NULL;
+}
+
+/* Record the hit as a done job when the database is up (fire and forget);
+ * its id, or "" without a database. */
+static void record_hit(struct submit *s, enum cache_tier tier, char *id)
+{
+    id[0] = '\0';
+    struct db_pool *db = db_up();
+    if (!db)
+        return;
+    new_uuid(id);
+    struct hit_record *rec = xcalloc(1, sizeof(*rec));
+    snprintf(rec->id, sizeof(rec->id), "%s", id);
+    snprintf(rec->ctx, sizeof(rec->ctx), "job=%s", id);
+    snprintf(rec->webhook, sizeof(rec->webhook), "%s", s->webhook);
+    send_hit_row(db, s, tier, id, recorded_cb, rec);
 }
 
 /* 200 from the cache. With response_format: the transcript in that format
  * (as OpenAI answers). Without: {"id","object","status","cache",
  * "cache_key","links","transcript":{verbose_json}} — the cached text is
  * spliced in as is, never re-parsed. The tier is also in X-Steno-Cache. */
-static void answer_hit(struct http_request *req, struct submit *s, enum cache_tier tier,
-                       const char *json, size_t len)
+static void respond_hit(struct http_request *req, struct submit *s, enum cache_tier tier,
+                        const char *json, size_t len, const char *id)
 {
-    char id[40];
-    record_hit(s, tier, id);
     http_response_header(req, "x-steno-cache", cache_tier_name(tier));
     json_t *links = NULL;
     if (id[0]) {
@@ -210,6 +257,54 @@ static void answer_hit(struct http_request *req, struct submit *s, enum cache_ti
 }
 
 static void insert_job(struct http_request *req, struct submit *s);
+static void attach(struct http_request *req, struct submit *s);
+
+/* With an Idempotency-Key the hit's job row must exist before the answer
+ * names it: a retry of the request then finds the key and gets the same
+ * job back. */
+static void idem_hit_recorded(const struct db_result *res, void *arg)
+{
+    struct submit *s = arg;
+    struct http_request *req = s->req;
+    if (!req) {
+        submit_free(s);
+        return;
+    }
+    req->user = NULL;
+    req->on_abort = NULL;
+    s->req = NULL;
+    if (res->error == DB_OK && db_result_rows(res) == 0 && s->tries++ < INSERT_TRIES) {
+        insert_job(req, s); /* the key was taken meanwhile: answer its job */
+        return;
+    }
+    bool ok = res->error == DB_OK && db_result_rows(res) == 1;
+    if (ok && s->webhook[0] &&
+        !jobs_webhook_done(jobs_current(), s->hit_id, s->webhook, req->log_ctx))
+        log_ctx_warn(req->log_ctx, "submit: webhook URL unusable: %s", s->webhook);
+    respond_hit(req, s, s->hit_tier, s->hit_json, strlen(s->hit_json), ok ? s->hit_id : "");
+    submit_free(s);
+}
+
+/* Answer a hit and free s — or, with an Idempotency-Key, first record it
+ * (s lives on, attached to req). */
+static void answer_hit(struct http_request *req, struct submit *s, enum cache_tier tier,
+                       const char *json, size_t len)
+{
+    struct db_pool *db = s->idem[0] ? db_up() : NULL;
+    if (db) {
+        s->hit_tier = tier;
+        s->hit_json = xstrndup(json, len);
+        new_uuid(s->hit_id);
+        attach(req, s);
+        send_hit_row(db, s, tier, s->hit_id, idem_hit_recorded, s);
+        return;
+    }
+    char id[40];
+    record_hit(s, tier, id);
+    respond_hit(req, s, tier, json, len, id);
+    submit_free(s);
+}
+
 static void lookup(struct http_request *req, struct submit *s);
 
 static void inserted(const struct db_result *res, void *arg)
@@ -333,7 +428,6 @@ static void looked_up(enum cache_tier tier, const char *json, size_t len, void *
     s->req = NULL;
     if (tier != CACHE_MISS) {
         answer_hit(req, s, tier, json, len);
-        submit_free(s);
     } else if (!s->up) {
         submit_free(s);
         http_response_header(req, "x-steno-cache", "miss");
@@ -352,7 +446,6 @@ static void lookup(struct http_request *req, struct submit *s)
     size_t len;
     if (cache_lookup(jobs_cache(jobs_current()), s->key, &json, &len, looked_up, s) == CACHE_L1) {
         answer_hit(req, s, CACHE_L1, json, len);
-        submit_free(s);
         return;
     }
     attach(req, s);
@@ -385,6 +478,13 @@ static void uploaded(struct http_request *req, struct upload_result *up, enum up
             bio_submit(jobs_bio(jobs_current()), BIO_JOB_UNLINK, -1, up->path, NULL, NULL);
         submit_free(s);
         return; /* answered 400 */
+    }
+    if (s->idem[0]) {
+        /* a replay answers the job the key named, even when the audio is
+         * cached by now: the statement looks for the key first, and says
+         * 'cached' (then we look up) only for a key it has never seen */
+        queue_job(req, s);
+        return;
     }
     lookup(req, s);
 }

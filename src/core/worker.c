@@ -1,6 +1,8 @@
 /* worker.c — a worker's event loop, signals and graceful shutdown. */
 #include "worker.h"
 
+#include <sys/time.h>
+
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -16,13 +18,34 @@ struct worker {
     struct event_base *base;
     struct http_server *srv;
     bool stopping;
+    double deadline;       /* wall seconds: the shutdown timeout's end */
+    struct event *busy_ev; /* drained, waiting for spec->busy to clear */
 };
 
+static void recheck(evutil_socket_t fd, short what, void *arg);
+
+/* HTTP is drained; what the drain hook started (database writes) gets
+ * the rest of the deadline to land, checked every 10 ms. */
 static void drained(void *arg)
 {
     struct worker *w = arg;
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    double t = (double)now.tv_sec + (double)now.tv_usec / 1e6;
+    if (w->spec->busy && w->spec->busy(w->spec->setup_arg) && t < w->deadline) {
+        if (!w->busy_ev)
+            w->busy_ev = evtimer_new(w->base, recheck, w);
+        struct timeval tv = {0, 10000};
+        event_add(w->busy_ev, &tv);
+        return;
+    }
     log_info("worker %u: drained, exiting", w->spec->slot);
     event_base_loopexit(w->base, NULL);
+}
+
+static void recheck(evutil_socket_t fd, short what, void *arg)
+{
+    drained(arg);
 }
 
 static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
@@ -34,6 +57,9 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
     log_info("worker %u: %s, finishing %zu connections (deadline %.0fs)", w->spec->slot,
              sig == SIGINT ? "SIGINT" : "SIGTERM", http_server_connections(w->srv),
              w->spec->cfg->shutdown_timeout);
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    w->deadline = (double)now.tv_sec + (double)now.tv_usec / 1e6 + w->spec->cfg->shutdown_timeout;
     if (w->spec->drain)
         w->spec->drain(w->spec->setup_arg);
     http_server_shutdown(w->srv, w->spec->cfg->shutdown_timeout, drained, w);
@@ -100,6 +126,8 @@ int worker_run(const struct worker_spec *spec)
     event_base_dispatch(w.base);
     for (size_t i = 0; i < 3; i++)
         event_free(sigs[i]);
+    if (w.busy_ev)
+        event_free(w.busy_ev);
     http_server_free(w.srv);
     if (spec->teardown)
         spec->teardown(spec->setup_arg);

@@ -24,6 +24,16 @@ bool jobs_draining(const struct jobs *j)
     return j && j->stopping;
 }
 
+bool jobs_busy(const struct jobs *j)
+{
+    if (!j || !j->db)
+        return false;
+    struct db_pool_health h;
+    db_pool_health(j->db, &h);
+    return h.up > 0 &&
+           (h.busy > 0 || h.queued > 0); /* a pool that is down has nothing to wait for */
+}
+
 enum redis_mode jobs_mode(const struct jobs *j, const char **reason)
 {
     if (j->forced_degraded) {

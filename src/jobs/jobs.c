@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "jobs_internal.h"
@@ -30,6 +31,25 @@ struct db_pool *jobs_db(const struct jobs *j)
 struct bio *jobs_bio(const struct jobs *j)
 {
     return j->bio;
+}
+
+bool jobs_webhook_done(struct jobs *j, const char *id, const char *url, const char *log_ctx)
+{
+    char self[64], transcript[72], at[40];
+    snprintf(self, sizeof(self), "/v1/jobs/%s", id);
+    snprintf(transcript, sizeof(transcript), "/v1/transcripts/%s", id);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(at, sizeof(at), "%Y-%m-%d %H:%M:%S+00", &tm); /* as PostgreSQL prints it */
+    json_t *body =
+        json_pack("{s:s,s:s,s:s,s:s,s:{s:s,s:s}}", "event", "job.done", "id", id, "status", "done",
+                  "finished_at", at, "links", "self", self, "transcript", transcript);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    bool ok = webhooks_send(j->webhooks, url, "job.done", text, log_ctx);
+    free(text);
+    return ok;
 }
 
 void jobs_metrics_init(void)

@@ -51,7 +51,12 @@ in_order() {
 events_of() { grep -E '^(id|event|data): ' "$1"; }
 
 "$GEN" --duration 40 --rate 8000 --format wav --out "$T/a.wav" >/dev/null
-"$GEN" --duration 40 --rate 8000 --format wav --seed 7 --out "$T/b.wav" >/dev/null
+# every submission below needs audio of its own: identical audio is a cache
+# hit (gen-audio's --seed only seeds noise, so vary the duration)
+"$GEN" --duration 41 --rate 8000 --format wav --out "$T/b.wav" >/dev/null
+"$GEN" --duration 42 --rate 8000 --format wav --out "$T/c.wav" >/dev/null
+"$GEN" --duration 43 --rate 8000 --format wav --out "$T/x.redis.wav" >/dev/null
+"$GEN" --duration 44 --rate 8000 --format wav --out "$T/x.notify.wav" >/dev/null
 
 # --- one job, followed live over h1 and h2 while it runs
 ID=$(submit "$T/a.wav")
@@ -115,7 +120,7 @@ check "first part + resumed part = 1..N, no gap, no repeat" ok "$(in_order "$T/j
 # --- cross-process: 12 clients over the 2 workers while a job runs on one
 cross() { # cross LABEL
     local id pids=() i
-    id=$(submit "$T/a.wav")
+    id=$(submit "$T/x.$1.wav")
     for i in $(seq 12); do
         curl -sN --max-time 60 "$S/v1/jobs/$id/events" >"$T/x$1.$i.out" 2>&1 &
         pids+=($!)
@@ -154,7 +159,7 @@ check_true "events crossed over LISTEN/NOTIFY ($(via notify) notifications)" \
 check "…and none over Redis" "$r0" "$(via redis)"
 
 # --- many streams on one HTTP/2 connection
-ID3=$(submit "$T/b.wav")
+ID3=$(submit "$T/c.wav")
 h2load -n 40 -c 1 -m 40 "$S/v1/jobs/$ID3/events" >"$T/h2load.out" 2>&1
 check_contains "40 streams on one h2 connection all succeed" "40 succeeded" "$(cat "$T/h2load.out")"
 check_contains "…as 2xx" "40 2xx" "$(cat "$T/h2load.out")"
