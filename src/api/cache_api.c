@@ -60,11 +60,7 @@ void api_cache_delete(struct http_request *req)
 {
     struct jobs *j = jobs_current();
     const char *sha = http_request_param(req, "sha256");
-    size_t n = sha ? strlen(sha) : 0;
-    bool ok = n == 64;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = hex_value((unsigned char)sha[i]) >= 0;
-    if (!ok) {
+    if (!hex_is_digest(sha, 32)) {
         http_respond_error(req, 400, "invalid_request_error", "invalid_sha256",
                            "the path must name a sha256: 64 hexadecimal digits");
         return;

@@ -499,18 +499,14 @@ static bool announced_sha(struct http_request *req, struct submit *s)
         sha = http_request_query(req, "sha256", buf, sizeof(buf));
     if (!sha)
         return true;
-    size_t n = strlen(sha);
-    bool ok = n == 64;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = hex_value((unsigned char)sha[i]) >= 0;
-    if (!ok) {
+    if (!hex_is_digest(sha, 32)) {
         http_respond_error(req, 400, "invalid_request_error", "invalid_sha256",
                            "X-Content-SHA256 / sha256 must be 64 hexadecimal digits");
         return false;
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < 64; i++)
         s->want_sha[i] = (char)tolower((unsigned char)sha[i]);
-    s->want_sha[n] = '\0';
+    s->want_sha[64] = '\0';
     return true;
 }
 

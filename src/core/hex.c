@@ -1,6 +1,8 @@
 /* hex.c — hexadecimal digits. */
 #include "hex.h"
 
+#include <string.h>
+
 int hex_value(int c)
 {
     if (c >= '0' && c <= '9')
@@ -20,4 +22,14 @@ void hex_encode(const unsigned char *bytes, size_t n, char *out)
         out[2 * i + 1] = digits[bytes[i] & 15];
     }
     out[2 * n] = '\0';
+}
+
+bool hex_is_digest(const char *s, size_t nbytes)
+{
+    if (!s || strlen(s) != 2 * nbytes)
+        return false;
+    for (size_t i = 0; i < 2 * nbytes; i++)
+        if (hex_value((unsigned char)s[i]) < 0)
+            return false;
+    return true;
 }

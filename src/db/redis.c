@@ -13,6 +13,7 @@
 
 #include <hiredis/adapters/libevent.h>
 
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 #include "redis_internal.h"
@@ -68,20 +69,6 @@ void redis_metric_mode(struct redis *r)
     metrics_gauge_set(m_connected, r->cmd_ready);
 }
 
-double redis_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static struct timeval tv_of(double s)
 {
     if (s < 0)
@@ -113,7 +100,7 @@ static void set_mode(struct redis *r, enum redis_mode m, const char *reason)
     if (r->mode == m)
         return;
     r->mode = m;
-    r->since = wall_now();
+    r->since = clock_wall();
     if (m == REDIS_MODE_FULL) {
         r->ever_full = true;
         metrics_add(m_to_full, 1);
@@ -134,7 +121,7 @@ static void arm_deadline(struct redis *r)
         event_del(r->deadline_ev);
         return;
     }
-    struct timeval tv = tv_of(head->deadline - redis_now());
+    struct timeval tv = tv_of(head->deadline - clock_mono());
     event_add(r->deadline_ev, &tv);
 }
 
@@ -144,7 +131,7 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
     struct redis_call *head = TAILQ_FIRST(&r->pending);
     if (!head)
         return;
-    if (head->deadline > redis_now()) {
+    if (head->deadline > clock_mono()) {
         arm_deadline(r);
         return;
     }
@@ -167,7 +154,7 @@ static struct redis_call *call_new(struct redis *r, redis_reply_cb cb, void *arg
     c->r = r;
     c->cb = cb;
     c->arg = arg;
-    c->deadline = redis_now() + timeout;
+    c->deadline = clock_mono() + timeout;
     return c;
 }
 
@@ -381,7 +368,7 @@ static void probe_cb(evutil_socket_t fd, short what, void *arg)
     if (!LIST_EMPTY(&r->subs)) {
         if (!r->sub)
             redis_sub_connect(r);
-        else if (!r->sub_ready && redis_now() - r->sub_started > r->o.connect_timeout)
+        else if (!r->sub_ready && clock_mono() - r->sub_started > r->o.connect_timeout)
             redis_failure(r, "subscriber connection did not come up");
     }
 }
@@ -416,7 +403,7 @@ struct redis *redis_new(struct event_base *base, const struct redis_options *o, 
     LIST_INIT(&r->subs);
     r->mode = REDIS_MODE_DEGRADED;
     snprintf(r->reason, sizeof(r->reason), "connecting");
-    r->since = wall_now();
+    r->since = clock_wall();
     r->deadline_ev = evtimer_new(base, deadline_cb, r);
     r->recover_ev = evtimer_new(base, recover_cb, r);
     r->probe_ev = event_new(base, -1, EV_PERSIST, probe_cb, r);

@@ -64,8 +64,6 @@ struct redis {
     struct redis_stats stats;
 };
 
-double redis_now(void); /* monotonic seconds */
-
 /* A connection failed or was declared broken: switch to DEGRADED (logged
  * once), drop both connections unless they are already going away, and
  * let the probe timer reconnect. */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "redis_internal.h"
 
@@ -170,7 +171,7 @@ void redis_sub_connect(struct redis *r)
     ac->data = r;
     r->sub = ac;
     r->sub_ready = false;
-    r->sub_started = redis_now();
+    r->sub_started = clock_mono();
     redisAsyncSetConnectCallback(ac, on_sub_connect);
     redisAsyncSetDisconnectCallback(ac, on_sub_disconnect);
     redis_send_setup(r, ac, on_setup, self);

@@ -11,6 +11,7 @@
  * Subscribers and jobs are never freed inside a callback chain: an
  * unsubscribed subscriber is marked gone and freed by the next service
  * pass, a job without subscribers is reaped there too. */
+
 #include "events_internal.h"
 
 #include <stdio.h>
@@ -18,17 +19,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 
 static metric_id m_subs, m_published, m_received[EV_VIA_COUNT], m_gaps_skipped;
-
-double ev_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static unsigned bucket_of(const char *id)
 {
@@ -197,7 +192,7 @@ static void pending_insert(struct ev_job *job, struct ev_event *e)
 static void arm_gap(struct ev_job *job)
 {
     if (job->gap_since == 0)
-        job->gap_since = ev_now();
+        job->gap_since = clock_mono();
     if (!evtimer_pending(job->gap_ev, NULL)) {
         struct timeval tv = {0, (suseconds_t)(EV_GAP_WAIT * 1e6)};
         evtimer_add(job->gap_ev, &tv);
@@ -266,7 +261,7 @@ static void skip_gap(struct ev_job *job)
 void ev_job_snapshot(struct ev_job *job, const char *status, int64_t event_seq)
 {
     snprintf(job->status, sizeof(job->status), "%s", status);
-    if (job->npending && job->gap_since > 0 && ev_now() - job->gap_since > EV_GAP_GIVEUP)
+    if (job->npending && job->gap_since > 0 && clock_mono() - job->gap_since > EV_GAP_GIVEUP)
         skip_gap(job);
     if (job->npending)
         arm_gap(job);

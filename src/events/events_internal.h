@@ -134,7 +134,6 @@ void ev_job_snapshot(struct ev_job *job, const char *status, int64_t event_seq);
 /* Read the job's events after `last` from the database (coalesced). */
 void ev_job_refetch(struct ev_job *job);
 void ev_refetch_all(struct events *ev);
-double ev_now(void);
 
 /* events_store.c */
 void ev_store_init(struct events *ev);

@@ -35,6 +35,7 @@ struct jobs {
     bool stopping;
     struct event *claim_ev;     /* periodic claim + reclaim of expired leases */
     struct event *heartbeat_ev; /* lease renewal */
+    uint64_t beat_gen;          /* heartbeats sent */
     struct event *kick_ev;      /* claim now */
     db_stmt st_claim, st_reclaim, st_heartbeat, st_chunks, st_chunk_start, st_chunk_done,
         st_chunk_failed, st_done, st_failed, st_plan;

@@ -26,7 +26,14 @@ struct running_job {
     json_t *params;
     int priority;
     struct engine_job *ej;
-    bool finishing;           /* the final UPDATE is in flight or being retried */
+    bool finishing; /* the final UPDATE is in flight or being retried */
+    /* A query whose callback gets this job is in flight: the job may be
+     * dropped meanwhile (cancel, lost lease, shutdown), but only that
+     * callback frees it. */
+    bool loading;             /* the chunk list is being read */
+    bool final_inflight;      /* the final UPDATE is being executed */
+    bool dropped;             /* no longer running here; freed by the pending callback */
+    uint64_t claim_gen;       /* heartbeat generation when claimed */
     char *final_sql_args[10]; /* kept for retries of the final UPDATE */
     int final_nargs;
     db_stmt final_stmt;
@@ -97,13 +104,8 @@ void jobs_kick(struct jobs *j)
         event_active(j->kick_ev, EV_TIMEOUT, 0);
 }
 
-static void free_running(struct running_job *rj)
+static void release(struct running_job *rj)
 {
-    struct jobs *j = rj->j;
-    LIST_REMOVE(rj, link);
-    j->nrunning--;
-    if (rj->ej)
-        engine_job_cancel(rj->ej);
     for (int i = 0; i < rj->final_nargs; i++)
         free(rj->final_sql_args[i]);
     if (rj->retry_ev)
@@ -115,6 +117,28 @@ static void free_running(struct running_job *rj)
     free(rj->webhook);
     json_decref(rj->params);
     free(rj);
+}
+
+/* The job stops running here: off the list, its engine work cancelled;
+ * freed now, or by the callback of the query still holding it. */
+static void free_running(struct running_job *rj)
+{
+    struct jobs *j = rj->j;
+    if (!rj->dropped) {
+        LIST_REMOVE(rj, link);
+        j->nrunning--;
+        rj->dropped = true;
+    }
+    if (rj->ej) {
+        engine_job_cancel(rj->ej);
+        rj->ej = NULL;
+    }
+    if (rj->retry_ev) {
+        event_free(rj->retry_ev);
+        rj->retry_ev = NULL;
+    }
+    if (!rj->loading && !rj->final_inflight)
+        release(rj);
 }
 
 static struct running_job *find_running(struct jobs *j, const char *id)
@@ -166,6 +190,7 @@ static void notify_webhook(struct running_job *rj, const struct db_result *res)
 static void final_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct running_job *rj = arg;
+    rj->final_inflight = true;
     db_pool_exec(rj->j->db, rj->final_stmt, rj->final_nargs,
                  (const char *const *)rj->final_sql_args, final_cb, rj);
 }
@@ -174,6 +199,11 @@ static void final_cb(const struct db_result *res, void *arg)
 {
     struct running_job *rj = arg;
     struct jobs *j = rj->j;
+    rj->final_inflight = false;
+    if (rj->dropped) {
+        release(rj); /* stopped here meanwhile (shutdown): the lease expires */
+        return;
+    }
     if (res->error == DB_OK || res->error == DB_ERR_SQL || j->stopping) {
         if (res->error != DB_OK) {
             log_ctx_error(rj->ctx, "jobs: final state not written: %s", res->message);
@@ -206,6 +236,7 @@ static void write_final(struct running_job *rj, db_stmt stmt, int n, char **args
     rj->final_nargs = n;
     for (int i = 0; i < n; i++)
         rj->final_sql_args[i] = args[i];
+    rj->final_inflight = true;
     db_pool_exec(rj->j->db, stmt, n, (const char *const *)rj->final_sql_args, final_cb, rj);
 }
 
@@ -371,6 +402,11 @@ static void chunks_cb(const struct db_result *res, void *arg)
 {
     struct running_job *rj = arg;
     struct jobs *j = rj->j;
+    rj->loading = false;
+    if (rj->dropped) {
+        release(rj); /* cancelled or lost while its chunks were read */
+        return;
+    }
     if (j->stopping || res->error != DB_OK) {
         if (res->error != DB_OK)
             log_ctx_warn(rj->ctx, "jobs: cannot load chunks (%s); the lease will expire",
@@ -445,6 +481,8 @@ static void claim_cb(const struct db_result *res, void *arg)
     rj->progress = job_progress_new(j->events, rj->id);
     log_ctx_info(rj->ctx, "jobs: claimed (priority %s)", jobs_priority_name(rj->priority));
     const char *p[] = {rj->id};
+    rj->loading = true;
+    rj->claim_gen = j->beat_gen;
     db_pool_exec(j->db, j->st_chunks, 1, p, chunks_cb, rj);
     jobs_kick(j); /* there may be more, and room for them */
 }
@@ -483,15 +521,25 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 
 /* --- heartbeat --- */
 
+/* One heartbeat in flight: it speaks only for the jobs claimed before it
+ * was sent (a job claimed meanwhile is not in its answer, yet ours). */
+struct beat {
+    struct jobs *j;
+    uint64_t gen;
+};
+
 static void heartbeat_result(const struct db_result *res, void *arg)
 {
-    struct jobs *j = arg;
+    struct beat *b = arg;
+    struct jobs *j = b->j;
+    uint64_t gen = b->gen;
+    free(b);
     if (res->error != DB_OK || j->stopping)
         return; /* try again next beat; the lease has slack for it */
     struct running_job *rj, *next;
     for (rj = LIST_FIRST(&j->running); rj; rj = next) {
         next = LIST_NEXT(rj, link);
-        if (rj->finishing)
+        if (rj->finishing || rj->claim_gen >= gen)
             continue;
         bool kept = false;
         for (int r = 0; r < db_result_rows(res) && !kept; r++)
@@ -519,7 +567,10 @@ static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
     char lease[32];
     snprintf(lease, sizeof(lease), "%.3f", j->cfg->lease);
     const char *p[] = {j->owner, lease, ids};
-    db_pool_exec(j->db, j->st_heartbeat, 3, p, heartbeat_result, j);
+    struct beat *b = xmalloc(sizeof(*b));
+    b->j = j;
+    b->gen = ++j->beat_gen;
+    db_pool_exec(j->db, j->st_heartbeat, 3, p, heartbeat_result, b);
     free(ids);
 }
 

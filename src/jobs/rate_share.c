@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "clock.h"
 #include "jobs_internal.h"
 #include "log.h"
 #include "metrics.h"
@@ -60,9 +61,7 @@ static void tick(evutil_socket_t fd, short what, void *arg)
         apply(j, j->cfg->upstream_rpm / (double)j->cfg->workers);
         return;
     }
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    double now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    double now = clock_wall();
     char score[32], stale[32];
     snprintf(score, sizeof(score), "%.3f", now);
     snprintf(stale, sizeof(stale), "(%.3f", now - 3 * SHARE_INTERVAL);
