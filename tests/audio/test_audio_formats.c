@@ -21,6 +21,7 @@
 #include "log.h"
 #include "tonecode.h"
 #include "transcript.h"
+#include "../check_run.h"
 
 #define LAYOUT        12.0 /* seconds of words */
 #define LEAD          1.5
@@ -297,9 +298,6 @@ static Suite *formats_suite(void)
 int main(void)
 {
     log_set_level(getenv("PLAN_LOG") ? LOG_INFO : LOG_WARN);
-    SRunner *sr = srunner_create(formats_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = check_run(formats_suite());
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

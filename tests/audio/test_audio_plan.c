@@ -7,6 +7,7 @@
 
 #include "audio_plan.h"
 #include "log.h"
+#include "../check_run.h"
 
 #define RATE  16000
 #define WPS   100
@@ -379,9 +380,6 @@ int main(void)
 {
     log_set_level(getenv("PLAN_LOG") ? LOG_INFO
                                      : LOG_WARN); /* the planner logs every decision at INFO */
-    SRunner *sr = srunner_create(plan_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = check_run(plan_suite());
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

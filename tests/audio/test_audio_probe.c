@@ -14,6 +14,7 @@
 #include "audio_testutil.h"
 #include "log.h"
 #include "tonecode.h"
+#include "../check_run.h"
 
 static char *dir;
 
@@ -254,9 +255,6 @@ static Suite *probe_suite(void)
 int main(void)
 {
     log_set_level(LOG_WARN);
-    SRunner *sr = srunner_create(probe_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = check_run(probe_suite());
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

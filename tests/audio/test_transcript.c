@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "transcript.h"
+#include "../check_run.h"
 
 static const char chunk0[] =
     "{\"task\":\"transcribe\",\"language\":\"english\",\"duration\":30.5,"
@@ -289,9 +290,6 @@ static Suite *transcript_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(transcript_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = check_run(transcript_suite());
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

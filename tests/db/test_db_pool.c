@@ -10,6 +10,7 @@
 #include "db_pool.h"
 #include "db_testutil.h"
 #include "metrics.h"
+#include "../check_run.h"
 
 /* What one callback saw, copied out of the result. */
 struct answer {
@@ -474,10 +475,7 @@ static Suite *suite(void)
 int main(void)
 {
     db_metrics_init(); /* before the forks of Check: every test sees the series */
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = check_run(suite());
     metrics_reset();
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

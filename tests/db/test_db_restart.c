@@ -8,6 +8,7 @@
 
 #include "db_pool.h"
 #include "db_testutil.h"
+#include "../check_run.h"
 
 static struct event_base *base;
 
@@ -181,9 +182,6 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = check_run(suite());
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -9,6 +9,7 @@
 
 #include "db_testutil.h"
 #include "redis.h"
+#include "../check_run.h"
 
 static struct event_base *base;
 
@@ -360,9 +361,6 @@ int main(void)
     tcase_add_test(tc, operator_override);
     tcase_add_test(tc, unreachable_at_start);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = check_run(s);
     return failed ? 1 : 0;
 }

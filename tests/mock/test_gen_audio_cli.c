@@ -11,6 +11,7 @@
 
 #include "alloc.h"
 #include "tonecode_util.h"
+#include "../check_run.h"
 
 /* Run a shell command line; returns its exit status, stdout+stderr in out. */
 static int run(char *out, size_t outlen, const char *fmt, ...) PRINTF_LIKE(3, 4);
@@ -171,10 +172,7 @@ int main(void)
     tcase_add_test(tc, test_cli_roundtrip);
     tcase_add_test(tc, test_cli_size);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = check_run(s);
     tc_tmp_cleanup();
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

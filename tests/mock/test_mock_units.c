@@ -12,6 +12,7 @@
 #include "mock_ratelimit.h"
 #include "mock_transcript.h"
 #include "mock_upload.h"
+#include "../check_run.h"
 
 static char err[512];
 
@@ -319,9 +320,6 @@ static Suite *mock_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(mock_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = check_run(mock_suite());
     return failed ? 1 : 0;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "multipart.h"
+#include "../check_run.h"
 
 #define B "XyZ-123"
 
@@ -422,9 +423,6 @@ static Suite *multipart_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(multipart_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = check_run(multipart_suite());
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

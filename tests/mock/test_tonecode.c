@@ -12,6 +12,7 @@
 
 #include "alloc.h"
 #include "tonecode_util.h"
+#include "../check_run.h"
 
 /* ---- helpers ---- */
 
@@ -529,10 +530,7 @@ static Suite *tonecode_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(tonecode_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = check_run(tonecode_suite());
     tc_tmp_cleanup();
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "tonecode_util.h"
+#include "../check_run.h"
 
 #define DURATION   6.0
 #define MAX_COMBOS 128
@@ -140,10 +141,7 @@ int main(int argc, char **argv)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_roundtrip, 0, ncombos);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = check_run(s);
     tc_tmp_cleanup();
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

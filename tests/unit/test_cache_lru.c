@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cache_lru.h"
+#include "../check_run.h"
 
 static size_t cost(const char *k, const char *g, const char *v)
 {
@@ -187,9 +188,6 @@ int main(void)
     tcase_add_test(tc, delete_group_drops_only_that_group);
     tcase_add_test(tc, random_against_model);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

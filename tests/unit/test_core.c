@@ -9,6 +9,7 @@
 #include "metrics.h"
 #include "router.h"
 #include "steno_config.h"
+#include "../check_run.h"
 
 START_TEST(config_values)
 {
@@ -242,9 +243,6 @@ int main(void)
     tcase_add_test(tc, metrics_sum_over_slots);
     tcase_add_test(tc, metrics_foreach_and_quantiles);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "http1_parser.h"
+#include "../check_run.h"
 
 struct outcome {
     int requests; /* H1_DONE count */
@@ -366,9 +367,6 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = check_run(suite());
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -9,6 +9,7 @@
 #include "multipart.h"
 #include "upstream_admission.h"
 #include "upstream_util.h"
+#include "../check_run.h"
 
 static int tag(void *p)
 {
@@ -263,9 +264,6 @@ int main(void)
     tcase_add_test(tc, url_parsing);
     tcase_add_test(tc, form_round_trips_through_our_parser);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
