@@ -156,4 +156,9 @@ struct db_pool_health {
 };
 void db_pool_health(const struct db_pool *pool, struct db_pool_health *h);
 
+/* Every connection is down and a caller is turning a request away: let one
+ * connection in backoff try again now (rate-limited), so the pool is back
+ * within a round trip once the server is, not after the backoff. */
+void db_pool_wake(struct db_pool *pool);
+
 #endif

@@ -82,6 +82,7 @@ struct db_pool *api_db_pool(struct http_request *req)
     struct db_pool_health h;
     db_pool_health(pool, &h);
     if (h.up == 0 && h.last_error[0]) { /* down, not merely still connecting */
+        db_pool_wake(pool);
         api_respond_unavailable(req, "no connection to PostgreSQL");
         return NULL;
     }

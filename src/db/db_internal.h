@@ -96,6 +96,7 @@ struct db_pool {
     unsigned depth;                  /* > 0 while a user callback runs */
     bool closing;
     uint64_t reconnects;
+    double last_wake; /* dbi_now() of the last db_pool_wake that acted */
     char last_error[256];
 };
 

@@ -386,6 +386,25 @@ void db_conn_release(struct db_conn *c)
         dbp_conn_idle(c);
 }
 
+/* A request found every connection down. The backoff may hold the next
+ * attempt for seconds after the server came back: try one connection now,
+ * at most every reconnect_min·4, so a stream of requests during an outage
+ * does not turn into a connect storm. */
+void db_pool_wake(struct db_pool *p)
+{
+    double now = dbi_now();
+    if (p->closing || now - p->last_wake < 4 * p->opt.reconnect_min)
+        return;
+    for (unsigned i = 0; i < p->nconns; i++) {
+        struct db_conn *c = p->conns[i];
+        if (c->state == CS_DOWN && !c->pinned && evtimer_pending(c->ev_retry, NULL)) {
+            p->last_wake = now;
+            dbc_schedule_retry(c, 0);
+            return;
+        }
+    }
+}
+
 void db_pool_health(const struct db_pool *p, struct db_pool_health *h)
 {
     memset(h, 0, sizeof(*h));

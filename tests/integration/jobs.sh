@@ -48,9 +48,15 @@ wait_jobs() { # wait_jobs SECONDS ID… : until every job is done/failed
     return 1
 }
 exact() { # exact ID DURATION [LEAD] → "ok" when the transcript checks out
-    curl -s "$S/v1/transcripts/$1?format=verbose_json" >"$T/$1.json"
-    "$CHECK" --duration "$2" --lead "${3:-0}" "$T/$1.json" >"$T/$1.check" && echo ok ||
-        cat "$T/$1.check"
+    # A 503 (the worker that answers is still reconnecting to PostgreSQL
+    # after a restart) is retried, as the Retry-After in it asks clients to.
+    for _ in $(seq 50); do
+        [ "$(curl -s -o "$T/$1.json" -w '%{http_code}' "$S/v1/transcripts/$1?format=verbose_json")" = 503 ] ||
+            break
+        sleep 0.2
+    done
+    "$CHECK" --duration "$2" --lead "${3:-0}" "$T/$1.json" >"$T/$1.check" 2>&1 && echo ok ||
+        echo "$(cat "$T/$1.check") body: $(head -c 300 "$T/$1.json")"
 }
 
 # --- 10-minute recordings in three formats

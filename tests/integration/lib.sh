@@ -129,6 +129,16 @@ make_certs() {
         -days 1 -extfile "$T/ext.cnf" -out "$T/cert.pem" 2>/dev/null
 }
 
+# dump_logs: the end of every server log, so a failure in CI explains itself.
+dump_logs() {
+    local f
+    for f in "$T"/*.log; do
+        [ -f "$f" ] || continue
+        echo "--- tail of $(basename "$f")"
+        tail -n 25 "$f" | cut -c1-300
+    done
+}
+
 finish() {
     # A sanitizer report in any server's output fails the suite: a worker
     # that aborts is restarted by the supervisor, so behaviour alone can hide it.
@@ -140,6 +150,7 @@ finish() {
     else
         pass "no sanitizer report in any server log"
     fi
+    [ "$FAILED" -eq 0 ] || dump_logs
     echo "$PASSED passed, $FAILED failed"
     [ "$FAILED" -eq 0 ]
 }
