@@ -36,6 +36,7 @@ struct http_server_limits {
 };
 
 struct http_server;
+struct evbuffer_cb_entry;
 
 struct http_conn {
     struct http_server *srv;
@@ -56,6 +57,13 @@ struct http_conn {
     void (*on_release)(struct http_conn *c);
     bool (*is_idle)(struct http_conn *c);
     TAILQ_ENTRY(http_conn) link;
+    /* Cleartext output is written by the server at the end of the loop pass
+     * (one write per connection per pass, no epoll change); libevent's
+     * write event is armed only while the socket pushes back. */
+    bool flush_queued;
+    bool write_armed;
+    struct evbuffer_cb_entry *out_cb;
+    TAILQ_ENTRY(http_conn) flush_link;
 };
 
 /* tls may be NULL (no TLS listeners). The server keeps a reference to it. */
@@ -78,6 +86,10 @@ void http_conn_close(struct http_conn *c);
 /* (Re)arm the connection's single timer; kind names the metric on expiry. */
 void http_conn_set_timer(struct http_conn *c, double seconds, const char *kind);
 void http_conn_clear_timer(struct http_conn *c);
+/* Enable reading (and, on TLS, writing) on the connection's bufferevent.
+ * Protocols call this instead of bufferevent_enable(EV_READ | EV_WRITE):
+ * cleartext writes are the server's (see flush_queued above). */
+void http_conn_enable_io(struct http_conn *c);
 /* Server is draining: protocol modules check it between requests. */
 bool http_server_draining(const struct http_server *srv);
 

@@ -422,7 +422,7 @@ void http1_conn_start(struct http_conn *c)
     bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, h);
     bufferevent_setwatermark(c->bev, EV_WRITE, HTTP_OUTPUT_LOW_WATER, 0);
     bufferevent_set_max_single_read(c->bev, READ_CHUNK);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    http_conn_enable_io(c);
     if (c->draining)
         h->keep_alive = false;
     process_input(h);

@@ -539,7 +539,7 @@ void http2_conn_start(struct http_conn *c)
     nghttp2_session_set_local_window_size(h->session, NGHTTP2_FLAG_NONE, 0, CONN_WINDOW);
     bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, h);
     bufferevent_set_max_single_read(c->bev, 64 * 1024);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    http_conn_enable_io(c);
     if (c->draining)
         on_drain_request(c);
     read_cb(c->bev, h); /* bytes read while sniffing */

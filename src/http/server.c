@@ -37,12 +37,122 @@ struct http_server {
     size_t nlisteners;
     TAILQ_HEAD(, http_conn) conns;
     size_t nconns;
+    TAILQ_HEAD(, http_conn) flushq; /* cleartext conns with output to write this pass */
+    size_t nflush;
+    struct event *flush_ev;
     uint64_t next_id;
     bool draining;
     struct event *deadline_ev;
     void (*done)(void *arg);
     void *done_arg;
 };
+
+/* --- cleartext output ---
+ *
+ * A bufferevent left to itself arms its write event when output is added
+ * and disarms it once drained: two epoll_ctl calls around every write. For
+ * many small writes (SSE fan-out to thousands of streams, keep-alive
+ * request/response) those dominate. So on cleartext connections EV_WRITE
+ * stays disabled: adding output queues the connection, and once per loop
+ * pass the server writes each queued connection's output straight to its
+ * socket. Only a socket that pushes back (EAGAIN) gets the write event,
+ * until its output drains. TLS connections keep the bufferevent's own
+ * path (the SSL layer owns the socket). */
+
+static void conn_write_failed(struct http_conn *c)
+{
+    bufferevent_event_cb ev = NULL;
+    void *arg = NULL;
+    bufferevent_getcb(c->bev, NULL, NULL, &ev, &arg);
+    if (ev)
+        ev(c->bev, BEV_EVENT_WRITING | BEV_EVENT_ERROR, arg);
+    else
+        http_conn_close(c);
+}
+
+static void conn_flush(struct http_conn *c)
+{
+    struct evbuffer *o = bufferevent_get_output(c->bev);
+    evutil_socket_t fd = bufferevent_getfd(c->bev);
+    /* A socket bufferevent keeps the start of its output frozen so only it
+     * drains it; unfreeze around our write exactly as its own writecb does. */
+    int n = 1;
+    int err = 0;
+    evbuffer_unfreeze(o, 1);
+    while (evbuffer_get_length(o) > 0 && (n = evbuffer_write(o, fd)) > 0)
+        ;
+    err = errno;
+    evbuffer_freeze(o, 1);
+    if (n <= 0 && !(n < 0 && (err == EAGAIN || err == EWOULDBLOCK || err == EINTR))) {
+        conn_write_failed(c); /* EPIPE, ECONNRESET … */
+        return;
+    }
+    if (evbuffer_get_length(o) > 0) {
+        c->write_armed = true; /* libevent drains the rest; output_cb disarms */
+        bufferevent_enable(c->bev, EV_WRITE);
+    }
+    /* What libevent would do after a write: call the protocol's write
+     * callback once output is at or below the low watermark. */
+    size_t low = 0;
+    bufferevent_getwatermark(c->bev, EV_WRITE, &low, NULL);
+    bufferevent_data_cb wr = NULL;
+    void *arg = NULL;
+    bufferevent_getcb(c->bev, NULL, &wr, NULL, &arg);
+    if (wr && !c->closing && evbuffer_get_length(o) <= low)
+        wr(c->bev, arg);
+}
+
+/* Once per loop pass: write what the queued connections have. A connection
+ * queued again while this runs (its write callback produced more) waits for
+ * the next pass, so one busy connection cannot hold the loop. */
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct http_server *srv = arg;
+    for (size_t n = srv->nflush; n > 0; n--) {
+        struct http_conn *c = TAILQ_FIRST(&srv->flushq);
+        TAILQ_REMOVE(&srv->flushq, c, flush_link);
+        srv->nflush--;
+        c->flush_queued = false;
+        if (!c->closing && !c->write_armed)
+            conn_flush(c);
+    }
+}
+
+static void flush_dequeue(struct http_conn *c)
+{
+    if (!c->flush_queued)
+        return;
+    TAILQ_REMOVE(&c->srv->flushq, c, flush_link);
+    c->srv->nflush--;
+    c->flush_queued = false;
+}
+
+/* Output changed on a cleartext connection (an evbuffer callback). */
+static void output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct http_conn *c = arg;
+    struct http_server *srv = c->srv;
+    if (c->closing)
+        return;
+    if (c->write_armed) {
+        if (info->n_deleted && evbuffer_get_length(buf) == 0) {
+            c->write_armed = false; /* drained by libevent: back to the fast path */
+            bufferevent_disable(c->bev, EV_WRITE);
+        }
+        return;
+    }
+    if (info->n_added && !c->flush_queued) {
+        c->flush_queued = true;
+        TAILQ_INSERT_TAIL(&srv->flushq, c, flush_link);
+        if (srv->nflush++ == 0)
+            event_active(srv->flush_ev, EV_TIMEOUT, 0);
+    }
+}
+
+void http_conn_enable_io(struct http_conn *c)
+{
+    bufferevent_enable(c->bev, c->tls ? EV_READ | EV_WRITE : EV_READ);
+}
 
 struct http_server *http_server_new(struct event_base *base,
                                     const struct http_server_limits *limits, SSL_CTX *tls)
@@ -54,6 +164,8 @@ struct http_server *http_server_new(struct event_base *base,
     if (tls)
         SSL_CTX_up_ref(tls);
     TAILQ_INIT(&srv->conns);
+    TAILQ_INIT(&srv->flushq);
+    srv->flush_ev = event_new(base, -1, 0, flush_cb, srv);
     return srv;
 }
 
@@ -99,6 +211,9 @@ static void release_cb(evutil_socket_t fd, short what, void *arg)
         http_metrics_conn_close(c->proto, c->tls);
     TAILQ_REMOVE(&srv->conns, c, link);
     srv->nconns--;
+    flush_dequeue(c);
+    if (c->out_cb)
+        evbuffer_remove_cb_entry(bufferevent_get_output(c->bev), c->out_cb);
     if (c->bev)
         bufferevent_free(c->bev);
     event_free(c->timer);
@@ -234,8 +349,12 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
         http_conn_close(c);
         return;
     }
+    if (!li->tls) {
+        bufferevent_disable(c->bev, EV_WRITE); /* a new bufferevent starts with it on */
+        c->out_cb = evbuffer_add_cb(bufferevent_get_output(c->bev), output_cb, c);
+    }
     bufferevent_setcb(c->bev, li->tls ? NULL : sniff_read_cb, NULL, sniff_event_cb, c);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    http_conn_enable_io(c);
     /* The head of the first request (or the TLS handshake) must arrive in time. */
     http_conn_set_timer(c, srv->limits.header_timeout, "header");
 }
@@ -317,6 +436,7 @@ void http_server_free(struct http_server *srv)
     free(srv->listeners);
     if (srv->deadline_ev)
         event_free(srv->deadline_ev);
+    event_free(srv->flush_ev);
     if (srv->tls)
         SSL_CTX_free(srv->tls);
     free(srv);

@@ -68,6 +68,12 @@ check "413 body on a route without one" 413 "$(curl -s -o /dev/null -w '%{http_c
 # --- streamed responses written as the client drains them
 check "h1 streamed response (chunked)" 5000000 "$(curl -s "$URL/test/stream?chunks=500&size=10000" | wc -c)"
 check "h2 streamed response" 5000000 "$(curl -s --http2-prior-knowledge "$URL/test/stream?chunks=500&size=10000" | wc -c)"
+# a reader slower than the server: the socket pushes back again and again,
+# so output goes through the armed-write path and back (server.c flush)
+check "h1 streamed response to a slow reader" "3000000 x" \
+    "$(curl -s --limit-rate 1500k "$URL/test/stream?chunks=300&size=10000" | tee "$T/slow.out" | wc -c) $(tr -d x <"$T/slow.out" | wc -c | sed 's/^0$/x/')"
+check "h2 streamed response to a slow reader" 3000000 \
+    "$(curl -s --http2-prior-knowledge --limit-rate 1500k "$URL/test/stream?chunks=300&size=10000" | wc -c)"
 check "h1.0 streamed response (close-delimited)" 100000 "$(curl -s --http1.0 "$URL/test/stream?chunks=10&size=10000" | wc -c)"
 
 # --- deferred answers; many at once on one h2 connection
