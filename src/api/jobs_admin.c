@@ -22,7 +22,12 @@
  * ($1 unknown → NULL), jobs requeued (0/1), chunks requeued. Claimers hear
  * steno_jobs. $2 is the request id for the audit row. A requeued job is
  * not joinable (single_flight false): an identical one may be in flight
- * already, and schema/003's unique index allows only one. */
+ * already, and schema/003's unique index allows only one. The retry is a
+ * progress event of its own ("job", state queued, retried), numbered after
+ * the old run's error in the same statement — before any worker can claim
+ * the job and continue the numbering — so an SSE client that reconnects
+ * sees the error superseded instead of the stream ending there. NOTIFY
+ * carries it to every process (the runner's later events go by Redis). */
 static struct api_stmt st_retry = {
     /* clang-format off */
     .sql =
@@ -30,9 +35,18 @@ static struct api_stmt st_retry = {
         "SELECT status "
         "FROM jobs "
         "WHERE id = $1::uuid), j AS ("
-        "UPDATE jobs SET status = 'queued', error = NULL, finished_at = NULL, single_flight = false "
+        "UPDATE jobs SET status = 'queued', error = NULL, finished_at = NULL, single_flight = false, "
+        "event_seq = greatest(event_seq, coalesce(("
+        "SELECT max(seq) "
+        "FROM job_events "
+        "WHERE job_id = $1::uuid), 0)) + 1 "
         "WHERE id = $1::uuid AND status = 'failed' "
-        "RETURNING id), c AS ("
+        "RETURNING id, event_seq), e AS ("
+        "INSERT INTO job_events (job_id, seq, type, data) "
+        "SELECT id, event_seq, 'job', jsonb_build_object('at', round(extract(epoch "
+        "FROM clock_timestamp()) * 1e6) / 1e6, 'state', 'queued', 'retried', true) "
+        "FROM j "
+        "RETURNING job_id, seq, type, data), c AS ("
         "UPDATE chunks SET status = 'pending', attempts = 0, last_error = NULL, started_at = "
         "NULL, finished_at = NULL "
         "WHERE job_id = $1::uuid AND status = 'failed' AND EXISTS ("
@@ -46,7 +60,10 @@ static struct api_stmt st_retry = {
         "FROM j "
         "RETURNING 1), n AS ("
         "SELECT pg_notify('steno_jobs', j.id::text) "
-        "FROM j) "
+        "FROM j), en AS ("
+        "SELECT pg_notify('steno_events', e.job_id || ' ' || jsonb_build_object('seq', e.seq, "
+        "'type', e.type, 'data', e.data)::text) "
+        "FROM e) "
         "SELECT ("
         "SELECT status "
         "FROM prev), ("
@@ -57,7 +74,9 @@ static struct api_stmt st_retry = {
         "SELECT count(*) "
         "FROM a) + ("
         "SELECT count(*) "
-        "FROM n)",
+        "FROM n) + ("
+        "SELECT count(*) "
+        "FROM en)",
     /* clang-format on */
 };
 

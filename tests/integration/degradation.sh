@@ -22,7 +22,7 @@ wait_http "$MOCK/healthz"
 ADMIN=adm1n-key-for-tests
 start_server "$BUILD/stenod" stenod --workers 2 --database-url "$STENO_DATABASE_URL" \
     --redis-url "$STENO_REDIS_URL" --redis-probe-interval 300ms --redis-recover-after 2s \
-    --redis-timeout 300ms --upstream-url "$MOCK/v1" --api-key test-key --claim-interval 0.2s \
+    --redis-timeout 2s --upstream-url "$MOCK/v1" --api-key test-key --claim-interval 0.2s \
     --chunk-min 20s --chunk-max 60s --admin-key "$ADMIN" --log-file "$T/steno.log"
 S="http://127.0.0.1:$PORT"
 SUP=$SERVER_PID

@@ -339,15 +339,36 @@ check "audit: one row per change, in order" \
 check "audit: actor api, request id kept" "api 7" \
     "$(sql "SELECT min(actor) || ' ' || count(details->>'request_id') FROM audit_log WHERE action <> 'job.retry'")"
 
+# lock_row SQL [HOLD]: in the background, run SQL (which locks a row) in a
+# transaction that commits only once another session waits on a lock (the
+# DELETE under test), plus HOLD seconds; returns once the row is locked. The
+# order is made by the locks themselves, not by sleeps, so load cannot flip it.
+lock_row() {
+    PGAPPNAME=steno-locker psql "$DB" -qAt >"$T/locker.out" 2>&1 <<SQL &
+BEGIN;
+$1;
+DO \$\$ BEGIN FOR i IN 1..400 LOOP
+    EXIT WHEN EXISTS (SELECT 1 FROM pg_stat_activity
+                      WHERE pg_backend_pid() = ANY (pg_blocking_pids(pid)));
+    PERFORM pg_sleep(0.05); END LOOP; END \$\$;
+SELECT pg_sleep(${2:-0});
+COMMIT;
+SQL
+    LOCKER=$!
+    for _ in $(seq 200); do
+        [ "$(sql "SELECT count(*) FROM pg_stat_activity
+                  WHERE application_name = 'steno-locker' AND query LIKE 'DO %'")" = 1 ] && return
+        sleep 0.05
+    done
+}
+
 # A client that leaves while its DELETE waits on a row lock: the statement
 # still completes, the server drops the answer and carries on.
 JL=10000000-0000-4000-8000-000000000030
-psql "$DB" -qAt -c "BEGIN; SELECT 1 FROM jobs WHERE id = '$JL' FOR UPDATE; SELECT pg_sleep(1); COMMIT;" >/dev/null &
-LOCKER=$!
-sleep 0.3
+lock_row "SELECT 1 FROM jobs WHERE id = '$JL' FOR UPDATE" 1
 check "client gives up while the row is locked" 28 "$(curl -s -o /dev/null -X DELETE --max-time 0.3 "$API/v1/jobs/$JL"; echo $?)"
 wait "$LOCKER"
-sleep 0.2
+for _ in $(seq 50); do [ "$(sql "SELECT status FROM jobs WHERE id = '$JL'")" = cancelled ] && break; sleep 0.1; done
 check "the abandoned cancel still committed" cancelled "$(sql "SELECT status FROM jobs WHERE id = '$JL'")"
 check "server fine after the abandoned request" 200 "$(req GET /v1/jobs/$JL)"
 
@@ -355,10 +376,7 @@ check "server fine after the abandoned request" 200 "$(req GET /v1/jobs/$JL)"
 # longer applies, nothing happened; the handler runs the statement again and
 # deletes the now finished job.
 JS=10000000-0000-4000-8000-000000000031
-psql "$DB" -qAt -c "BEGIN; UPDATE jobs SET status = 'done', finished_at = now() WHERE id = '$JS';
-                    SELECT pg_sleep(0.5); COMMIT;" >/dev/null &
-LOCKER=$!
-sleep 0.2
+lock_row "UPDATE jobs SET status = 'done', finished_at = now() WHERE id = '$JS'"
 check "delete racing a state change → deleted after a second run" "200 true" \
     "$(req DELETE /v1/jobs/$JS) $(field deleted)"
 wait "$LOCKER"

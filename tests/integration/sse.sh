@@ -22,7 +22,7 @@ MOCK="http://127.0.0.1:$MP"
 wait_http "$MOCK/healthz"
 
 start_server "$BUILD/stenod" stenod --workers 2 --database-url "$STENO_DATABASE_URL" \
-    --redis-url "$STENO_REDIS_URL" --redis-probe-interval 300ms --redis-timeout 300ms \
+    --redis-url "$STENO_REDIS_URL" --redis-probe-interval 300ms --redis-timeout 2s \
     --upstream-url "$MOCK/v1" --api-key test-key --claim-interval 0.2s \
     --chunk-min 2s --chunk-max 4s --upstream-concurrency 2 --jobs-per-worker 2 \
     --sse-buffer 4k --sse-heartbeat 1s --log-file "$T/steno.log"
@@ -107,6 +107,24 @@ check "unknown job: 404" 404 "$code"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$S/v1/jobs/not-a-uuid/events")
 check "malformed id: 404" 404 "$code"
 
+# --- a failed job, retried: the retry is an event of its own, so a client
+# that reconnects after the error follows the new run instead of stopping
+"$GEN" --duration 45 --rate 8000 --format wav --out "$T/f.wav" >/dev/null
+F=$(curl -s -F "file=@$T/f.wav" -F model=no-such-model "$S/v1/transcriptions" |
+    sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
+wait_done "$F" 60
+curl -sN --max-time 20 "$S/v1/jobs/$F/events" >"$T/f1.out"
+E=$(sed -n 's/^id: //p' "$T/f1.out" | tail -1)
+check "a failed job's stream ends with error" "event: error" "$(grep '^event: ' "$T/f1.out" | tail -1)"
+check "retry: 202" 202 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$S/v1/jobs/$F/retry")"
+curl -sN --max-time 30 -H "Last-Event-ID: ${E:-0}" "$S/v1/jobs/$F/events" >"$T/f2.out"
+first=$(events_of "$T/f2.out" | head -3 | tr '\n' ' ')
+check_contains "after the retry, a reconnect first gets the retry (id E+1)" "id: $((E + 1)) event: job" "$first"
+check_contains "…marked retried" '"retried":true' "$first"
+N2=$(sed -n 's/^id: //p' "$T/f2.out" | tail -1)
+check "…then the new run, no gap, to its own error" "$(seq -s ' ' $((E + 1)) "${N2:-0}") event: error" \
+    "$(ids "$T/f2.out") $(grep '^event: ' "$T/f2.out" | tail -1)"
+check_true "…which is a new run ($N2 > $((E + 1)))" test "${N2:-0}" -gt $((E + 1))
 
 # --- a reconnect in the middle of a running job resumes exactly
 ID2=$(submit "$T/b.wav")
