@@ -13,12 +13,18 @@
  * the hub's subscriber: no timer (the hub's heartbeat tick writes the
  * comment lines for every stream) and no buffer of its own. A client whose
  * unsent bytes exceed --sse-buffer stopped reading: it is dropped (reset),
- * never buffered without limit. */
+ * never buffered without limit. "Unsent" is judged after the socket was
+ * offered the bytes: a burst written in one loop pass (a gap filled from
+ * the database, a fast job) is not the client's fault. */
+
 #include "api_jobs.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
+
+#include <event2/event.h>
 
 #include "api_call.h"
 #include "events.h"
@@ -40,7 +46,14 @@ struct sse_stream {
     int64_t sent_seq; /* the last id written */
     size_t limit;     /* --sse-buffer */
     bool started;
+    bool suspect; /* over the limit when last written: checked next pass */
+    TAILQ_ENTRY(sse_stream) suspect_link;
 };
+
+/* Streams over their limit after a write, re-checked by one shared timer
+ * on the next loop pass, after the socket writes of this one. */
+static TAILQ_HEAD(, sse_stream) suspects = TAILQ_HEAD_INITIALIZER(suspects);
+static struct event *suspect_ev;
 
 void api_job_events_init(void)
 {
@@ -56,6 +69,8 @@ void api_job_events_init(void)
 static struct http_request *detach(struct sse_stream *s)
 {
     struct http_request *req = s->req;
+    if (s->suspect)
+        TAILQ_REMOVE(&suspects, s, suspect_link);
     events_unsubscribe(s->sub);
     req->on_abort = NULL;
     req->on_drain = NULL;
@@ -71,24 +86,51 @@ static void end(struct sse_stream *s)
     http_response_finish(detach(s));
 }
 
-/* Write; false when the client was dropped for not reading (s is gone).
- * The bound applies to what was still unsent when new bytes come: one
- * event may overshoot it, a client that does not take them is dropped at
- * the next write (an event or a heartbeat). Replay does not count against
- * it: it pauses at half the bound and goes on when the output drains. */
-static bool put(struct sse_stream *s, const char *data, size_t len)
+static void drop_slow(struct sse_stream *s, size_t queued)
 {
-    size_t queued = http_response_buffered(s->req);
-    if (queued <= s->limit) {
-        http_response_write(s->req, data, len);
-        return true;
-    }
     log_ctx_warn(s->req->log_ctx,
-                 "sse: job=%s client not reading (%zu bytes queued > %zu), dropped", s->id, queued,
+                 "sse: job=%s client not reading (%zu bytes unsent > %zu), dropped", s->id, queued,
                  s->limit);
     metrics_add(m_slow, 1);
     http_request_reset(detach(s));
-    return false;
+}
+
+static void suspects_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct sse_stream *s;
+    while ((s = TAILQ_FIRST(&suspects))) {
+        TAILQ_REMOVE(&suspects, s, suspect_link);
+        s->suspect = false;
+        size_t queued = http_response_buffered(s->req);
+        if (queued > s->limit)
+            drop_slow(s, queued);
+    }
+}
+
+/* Write; false when the client was dropped for not reading (s is gone).
+ * Over the bound after a write, the stream is checked again on the next
+ * loop pass, once the socket took what it would: still over, it is
+ * dropped. Four times the bound is dropped at once (memory stays bounded
+ * whatever one pass brings). Replay does not count against it: it pauses
+ * at half the bound and goes on when the output drains. */
+static bool put(struct sse_stream *s, const char *data, size_t len)
+{
+    size_t queued = http_response_buffered(s->req);
+    if (queued > 4 * s->limit) {
+        drop_slow(s, queued);
+        return false;
+    }
+    http_response_write(s->req, data, len);
+    if (!s->suspect && queued + len > s->limit) {
+        if (!suspect_ev)
+            suspect_ev = evtimer_new(s->req->base, suspects_cb, NULL);
+        s->suspect = true;
+        TAILQ_INSERT_TAIL(&suspects, s, suspect_link);
+        struct timeval now = {0, 0};
+        if (!evtimer_pending(suspect_ev, NULL))
+            evtimer_add(suspect_ev, &now);
+    }
+    return true;
 }
 
 static void start(struct sse_stream *s)

@@ -50,7 +50,8 @@ in_order() {
 # the events of a stream, without comments and retry lines
 events_of() { grep -E '^(id|event|data): ' "$1"; }
 
-"$GEN" --duration 40 --rate 8000 --format wav --out "$T/a.wav" >/dev/null
+# long enough (30 chunks, ~2 s) that the clients below attach while it runs
+"$GEN" --duration 120 --rate 8000 --format wav --out "$T/a.wav" >/dev/null
 # every submission below needs audio of its own: identical audio is a cache
 # hit (gen-audio's --seed only seeds noise, so vary the duration)
 "$GEN" --duration 41 --rate 8000 --format wav --out "$T/b.wav" >/dev/null
