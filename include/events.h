@@ -100,7 +100,7 @@ enum events_sub_state {
 struct events_sub_ops {
     void (*event)(void *arg, const struct events_event *e);
     void (*state)(void *arg, enum events_sub_state st, const char *status, int64_t last);
-    void (*tick)(void *arg); /* every heartbeat interval */
+    void (*tick)(void *arg); /* every heartbeat interval, live or replaying */
     /* Replay asks before each event: false pauses it (the subscriber's
      * output is full) until events_sub_resume(). Live events are not held:
      * a subscriber that falls behind on those is the caller's to bound. */

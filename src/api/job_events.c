@@ -46,7 +46,9 @@ struct sse_stream {
     int64_t sent_seq; /* the last id written */
     size_t limit;     /* --sse-buffer */
     bool started;
-    bool suspect; /* over the limit when last written: checked next pass */
+    bool suspect;       /* over the limit when last written: checked next pass */
+    unsigned stalled;   /* heartbeat ticks in a row with output waiting and none taken */
+    uint64_t last_sent; /* body bytes the client had taken at the last tick */
     TAILQ_ENTRY(sse_stream) suspect_link;
 };
 
@@ -223,10 +225,29 @@ static void on_state(void *arg, enum events_sub_state st, const char *status, in
     }
 }
 
+/* A client that takes no byte for this many heartbeats while output waits
+ * is dropped even under the byte bound: one that grants no window (h2) or
+ * never reads while replay is paused for it would otherwise hold its
+ * connection and subscription for ever (nginx's send_timeout). */
+#define STALL_TICKS 4
+
 static void on_tick(void *arg)
 {
     struct sse_stream *s = arg;
-    if (s->started && put(s, HEARTBEAT, sizeof(HEARTBEAT) - 1))
+    if (!s->started)
+        return;
+    size_t queued = http_response_buffered(s->req);
+    uint64_t sent = s->req->resp_bytes - queued;
+    s->stalled = queued > 0 && sent == s->last_sent ? s->stalled + 1 : 0;
+    s->last_sent = sent;
+    if (s->stalled >= STALL_TICKS) {
+        log_ctx_warn(s->req->log_ctx, "sse: job=%s client took nothing for %u heartbeats, dropped",
+                     s->id, s->stalled);
+        metrics_add(m_slow, 1);
+        http_request_reset(detach(s));
+        return;
+    }
+    if (put(s, HEARTBEAT, sizeof(HEARTBEAT) - 1))
         metrics_add(m_heartbeats, 1);
 }
 

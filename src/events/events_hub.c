@@ -546,7 +546,10 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
                 job->iter_next = TAILQ_NEXT(sub, link);
                 if (!sub->live && !sub->fetch && !sub->done)
                     queue_sub(sub); /* a read failed after FOUND: try again */
-                else if (sub->live)
+                /* Live or replaying (perhaps paused for a client that does
+                 * not read): the subscriber's heartbeat, and its chance to
+                 * notice a client that takes nothing. */
+                if (sub->found && !sub->done && !sub->gone)
                     sub->ops->tick(sub->arg);
             }
             job->iter_next = NULL;

@@ -215,15 +215,57 @@ except (ConnectionResetError, socket.timeout) as e:
 EOF
 /usr/bin/python3 "$T/slow.py" "$PORT" "$ID4" "$T/normal.done" >"$T/slow.out" 2>&1 &
 slow=$!
+# …and over HTTP/2: a client that grants the stream no flow-control window
+# (SETTINGS_INITIAL_WINDOW_SIZE 0), so nothing can be sent to it; steno must
+# reset the stream (RST_STREAM is not flow-controlled) rather than hold its
+# events without bound. Hand-made frames: HPACK literals, no Huffman.
+cat >"$T/slow_h2.py" <<'EOF'
+import socket, struct, sys, time
+port, job = int(sys.argv[1]), sys.argv[2]
+def frame(t, flags, sid, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([t, flags]) + struct.pack(">I", sid) + payload
+def lit(index, value):  # literal without indexing, indexed name (4-bit prefix)
+    v = value.encode()
+    return bytes([index, len(v)]) + v
+s = socket.create_connection(("127.0.0.1", port))
+path = f"/v1/jobs/{job}/events"
+hdrs = b"\x82\x86" + lit(4, path) + lit(1, "localhost")  # GET, http, :path, :authority
+s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0, struct.pack(">HI", 4, 0))
+          + frame(1, 0x5, 1, hdrs))
+buf, data, deadline = b"", 0, time.time() + 150
+s.settimeout(5)
+while time.time() < deadline:
+    try:
+        b = s.recv(65536)
+    except socket.timeout:
+        continue
+    if not b:
+        print("closed data", data); sys.exit(0)
+    buf += b
+    while len(buf) >= 9:
+        n = int.from_bytes(buf[:3], "big"); t, fl = buf[3], buf[4]
+        sid = int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
+        if len(buf) < 9 + n: break
+        payload, buf = buf[9:9 + n], buf[9 + n:]
+        if t == 4 and not fl & 1: s.sendall(frame(4, 1, 0))  # ACK the server's SETTINGS
+        if t == 0 and sid == 1: data += n
+        if t == 3 and sid == 1:
+            print("rst", int.from_bytes(payload, "big"), "data", data); sys.exit(0)
+print("no-rst data", data)
+EOF
+/usr/bin/python3 "$T/slow_h2.py" "$PORT" "$ID4" >"$T/slow_h2.out" 2>&1 &
+slow_h2=$!
 curl -sN --max-time 150 "$S/v1/jobs/$ID4/events" >"$T/normal.out"
 touch "$T/normal.done"
 check "the normal client got every event of the long job ($(wc -c <"$T/normal.out") bytes)" ok \
     "$(in_order "$T/normal.out")"
-wait $slow
+wait $slow $slow_h2
+check "h2 client with a zero window: its stream is reset, no data sent" "rst 2 data 0" \
+    "$(cat "$T/slow_h2.out")"
 out=$(cat "$T/slow.out")
 check_contains "the slow client was cut off before the end ($out)" " False" "$out"
-check_true "slow consumers counted" \
-    test "$(metric "$PORT" steno_sse_slow_consumers_total)" -gt "${slow_before:-0}"
+check_true "slow consumers counted (h1 and h2)" \
+    test "$(metric "$PORT" steno_sse_slow_consumers_total)" -ge $((${slow_before:-0} + 2))
 check_true "the drop was logged" grep -q "client not reading" "$T/steno.log"
 check "no stream left open" 0 "$(metric "$PORT" steno_sse_connections)"
 
