@@ -18,6 +18,7 @@ sql() { psql "$STENO_DATABASE_URL" -qAt -c "$1"; }
 MP=$(free_port)
 start_bg "$T/mock.log" "$BUILD/tools/steno-mock/steno-mock" --listen 127.0.0.1:$MP \
     --time-scale 0.1 --api-key test-key --log-level warn
+MOCK_PID=$LAST_PID
 MOCK="http://127.0.0.1:$MP"
 wait_http "$MOCK/healthz"
 
@@ -58,7 +59,10 @@ events_of() { grep -E '^(id|event|data): ' "$1"; }
 "$GEN" --duration 42 --rate 8000 --format wav --out "$T/c.wav" >/dev/null
 "$GEN" --duration 44 --rate 8000 --format wav --out "$T/x.notify.wav" >/dev/null
 
-# --- one job, followed live over h1 and h2 while it runs
+# --- one job, followed live over h1 and h2 while it runs. The mock is
+# frozen (SIGSTOP) until the three clients are attached, so the job cannot
+# be over before they are, however slow the machine.
+kill -STOP "$MOCK_PID"
 ID=$(submit "$T/a.wav")
 check_true "job submitted" test -n "$ID"
 curl -sN --max-time 60 "$S/v1/jobs/$ID/events" >"$T/h1.out" 2>&1 &
@@ -67,9 +71,11 @@ curl -sN --max-time 60 --http2-prior-knowledge "$S/v1/jobs/$ID/events" >"$T/h2.o
 c2=$!
 curl -s --max-time 60 -D "$T/h1.head" -o /dev/null "$S/v1/jobs/$ID/events" &
 c3=$!
-sleep 0.5
-st=$(status "$ID")
-check_true "the job was not over when the clients attached ($st)" test "$st" != done
+for _ in $(seq 300); do [ "$(metric "$PORT" steno_sse_connections)" -ge 3 ] && break; sleep 0.1; done
+st=$(status "$ID") streams=$(metric "$PORT" steno_sse_connections)
+kill -CONT "$MOCK_PID"
+check_true "the job was not over when the clients attached ($st, $streams streams)" \
+    test "$st" != done -a "$streams" -ge 3
 wait $c1 $c2 $c3
 check "h1: ids 1..N in order, ends with done" ok "$(in_order "$T/h1.out")"
 check "h2: ids 1..N in order, ends with done" ok "$(in_order "$T/h2.out")"
