@@ -116,7 +116,12 @@ check "malformed id: 404" 404 "$code"
 
 # --- a reconnect in the middle of a running job resumes exactly
 ID2=$(submit "$T/b.wav")
-curl -sN --max-time 1.5 "$S/v1/jobs/$ID2/events" >"$T/part1.out" 2>/dev/null
+# the first connection is dropped (by PID) once it has seen an event
+curl -sN --max-time 60 "$S/v1/jobs/$ID2/events" >"$T/part1.out" 2>/dev/null &
+c1=$!
+for _ in $(seq 300); do grep -q '^id: ' "$T/part1.out" && break; sleep 0.1; done
+kill "$c1" 2>/dev/null
+wait "$c1"
 seen=$(sed -n 's/^id: //p' "$T/part1.out" | tail -1)
 check_true "the first connection saw some events (${seen:-none})" test -n "$seen"
 curl -sN --max-time 60 -H "Last-Event-ID: ${seen:-0}" "$S/v1/jobs/$ID2/events" >"$T/part2.out"
