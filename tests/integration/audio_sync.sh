@@ -66,9 +66,15 @@ start_bg "$T/slow.log" "$BUILD/tools/steno-mock/steno-mock" --listen 127.0.0.1:$
 wait_http "http://127.0.0.1:$SP/healthz"
 start_server "$BUILD/stenod" slow --upstream-url "http://127.0.0.1:$SP/v1" --api-key test-key \
     --redis-url "" --chunk-min 20s --chunk-max 40s --log-file "$T/slow-steno.log"
-curl -s -m 2 -F "file=@$T/a.flac" "http://127.0.0.1:$PORT/v1/audio/transcriptions" >/dev/null
 slow() { curl -s "http://127.0.0.1:$SP/stats" | "$JGET" "$1"; }
-for _ in $(seq 50); do [ "$(slow in_flight)" = 0 ] && break; sleep 0.1; done
+curl -s -m 120 -F "file=@$T/a.flac" "http://127.0.0.1:$PORT/v1/audio/transcriptions" >/dev/null &
+CLIENT=$!
+# hang up once its streams are upstream (the mock holds each for 20 s)
+for _ in $(seq 300); do [ "$(slow in_flight)" -ge 1 ] 2>/dev/null && break; sleep 0.1; done
+check_true "the request's streams reached the mock" test "$(slow in_flight)" -ge 1
+kill "$CLIENT"
+wait "$CLIENT" 2>/dev/null
+for _ in $(seq 300); do [ "$(slow in_flight)" = 0 ] && break; sleep 0.1; done
 check_contains "the hang-up is logged" "the client left" "$(cat "$T/slow-steno.log")"
 check "the mock saw every stream reset, none left in flight" 0 "$(slow in_flight)"
 check_true "streams were reset ($(slow client_aborts))" test "$(slow client_aborts)" -ge 1

@@ -29,9 +29,12 @@ start_bg "$T/slow.log" "$BUILD/stenod" --listen 127.0.0.1:$P2 --tls-listen 127.0
     --tls-cert "$T/cert.pem" --tls-key "$T/key.pem" --header-timeout 1
 wait_http http://127.0.0.1:$P2/healthz
 exec 8<>/dev/tcp/127.0.0.1/$TP2
-start=$SECONDS; timeout 5 cat <&8 >/dev/null; took=$((SECONDS - start))
+timeout 30 cat <&8 >/dev/null
+rc=$?
 exec 8>&-
-check_true "silent TLS client closed by the header timeout" test "$took" -le 3
+check "silent TLS client closed by the header timeout (not by our 30 s bound)" 0 "$rc"
+check_true "header timeout counted" \
+    test "$(metric $P2 'steno_http_timeouts_total{kind="header"}')" -ge 1
 
 # a wrong key refuses to start, with a clear message
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=x \

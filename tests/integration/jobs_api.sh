@@ -339,47 +339,76 @@ check "audit: one row per change, in order" \
 check "audit: actor api, request id kept" "api 7" \
     "$(sql "SELECT min(actor) || ' ' || count(details->>'request_id') FROM audit_log WHERE action <> 'job.retry'")"
 
-# lock_row SQL [HOLD]: in the background, run SQL (which locks a row) in a
-# transaction that commits only once another session waits on a lock (the
-# DELETE under test), plus HOLD seconds; returns once the row is locked. The
-# order is made by the locks themselves, not by sleeps, so load cannot flip it.
-lock_row() {
-    PGAPPNAME=steno-locker psql "$DB" -qAt >"$T/locker.out" 2>&1 <<SQL &
-BEGIN;
-$1;
-DO \$\$ BEGIN FOR i IN 1..400 LOOP
-    EXIT WHEN EXISTS (SELECT 1 FROM pg_stat_activity
-                      WHERE pg_backend_pid() = ANY (pg_blocking_pids(pid)));
-    PERFORM pg_sleep(0.05); END LOOP; END \$\$;
-SELECT pg_sleep(${2:-0});
-COMMIT;
-SQL
+# lock_hold SQL: BEGIN and SQL in a psql session of its own, held open until
+# lock_release commits it; returns once SQL has run (its locks are taken).
+lock_hold() {
+    rm -f "$T/lock.in" "$T/lock.out"
+    mkfifo "$T/lock.in"
+    psql "$DB" -qAtX -v ON_ERROR_STOP=1 <"$T/lock.in" >"$T/lock.out" 2>&1 &
     LOCKER=$!
-    for _ in $(seq 200); do
-        [ "$(sql "SELECT count(*) FROM pg_stat_activity
-                  WHERE application_name = 'steno-locker' AND query LIKE 'DO %'")" = 1 ] && return
-        sleep 0.05
+    PIDS+=("$LOCKER")
+    exec {LOCK_FD}>"$T/lock.in"
+    echo "BEGIN; $1; SELECT 'held';" >&"$LOCK_FD"
+    for _ in $(seq 300); do
+        grep -qx held "$T/lock.out" && return 0
+        sleep 0.1
     done
+    echo "lock_hold: not held: $(cat "$T/lock.out")" >&2
+    return 1
+}
+lock_release() {
+    echo "COMMIT;" >&"$LOCK_FD"
+    exec {LOCK_FD}>&-
+    wait "$LOCKER"
+}
+# wait_lock_waiter: until some statement waits on a lock (up to 30 s)
+wait_lock_waiter() {
+    for _ in $(seq 300); do
+        [ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")" -ge 1 ] &&
+            return 0
+        sleep 0.1
+    done
+    return 1
+}
+# wait_status ID STATUS: until the job has STATUS (up to 30 s); prints the last seen
+wait_status() {
+    local s=""
+    for _ in $(seq 300); do
+        s=$(sql "SELECT status FROM jobs WHERE id = '$1'")
+        [ "$s" = "$2" ] && break
+        sleep 0.1
+    done
+    echo "$s"
 }
 
 # A client that leaves while its DELETE waits on a row lock: the statement
-# still completes, the server drops the answer and carries on.
+# still completes, the server drops the answer and carries on. The lock is
+# held until the client has gone, whatever the machine's speed.
 JL=10000000-0000-4000-8000-000000000030
-lock_row "SELECT 1 FROM jobs WHERE id = '$JL' FOR UPDATE" 1
-check "client gives up while the row is locked" 28 "$(curl -s -o /dev/null -X DELETE --max-time 0.3 "$API/v1/jobs/$JL"; echo $?)"
-wait "$LOCKER"
-for _ in $(seq 50); do [ "$(sql "SELECT status FROM jobs WHERE id = '$JL'")" = cancelled ] && break; sleep 0.1; done
-check "the abandoned cancel still committed" cancelled "$(sql "SELECT status FROM jobs WHERE id = '$JL'")"
+lock_hold "SELECT 1 FROM jobs WHERE id = '$JL' FOR UPDATE"
+exec 7<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'DELETE /v1/jobs/%s HTTP/1.1\r\nHost: x\r\n\r\n' "$JL" >&7
+check_true "the DELETE waits on the row lock" wait_lock_waiter
+exec 7>&- # the client gives up while the row is locked
+lock_release
+check "the abandoned cancel still committed" cancelled "$(wait_status "$JL" cancelled)"
 check "server fine after the abandoned request" 200 "$(req GET /v1/jobs/$JL)"
 
 # A job that finishes while its DELETE waits on the row lock: the cancel no
 # longer applies, nothing happened; the handler runs the statement again and
-# deletes the now finished job.
+# deletes the now finished job. The state change commits only once the
+# DELETE waits on its lock.
 JS=10000000-0000-4000-8000-000000000031
-lock_row "UPDATE jobs SET status = 'done', finished_at = now() WHERE id = '$JS'"
+lock_hold "UPDATE jobs SET status = 'done', finished_at = now() WHERE id = '$JS'"
+req DELETE /v1/jobs/$JS >"$T/race.code" &
+RACER=$!
+check_true "the DELETE waits on the state change's row lock" wait_lock_waiter
+lock_release
+wait "$RACER"
 check "delete racing a state change → deleted after a second run" "200 true" \
-    "$(req DELETE /v1/jobs/$JS) $(field deleted)"
-wait "$LOCKER"
+    "$(cat "$T/race.code") $(field deleted)"
+check_true "…the second run logged" \
+    grep -q "job=$JS changed state under the delete; again" "$T/stenod.log"
 check "race: one audit row, from the second run" "job.delete:done" \
     "$(sql "SELECT string_agg(action || ':' || (details->>'previous_status'), ' ')
             FROM audit_log WHERE target = 'job:$JS'")"

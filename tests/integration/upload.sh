@@ -44,11 +44,11 @@ check "chunked over --max-upload → 413" 413 "$(code -H 'Content-Type: audio/wa
 exec 7<>/dev/tcp/127.0.0.1/$PORT
 printf 'POST /test/store HTTP/1.1\r\nHost: x\r\nContent-Type: audio/wav\r\nContent-Length: 1000000\r\n\r\n' >&7
 head -c 300000 /dev/urandom >&7
-sleep 0.3
+for _ in $(seq 200); do [ "$(ls "$D/tmp" | wc -l)" = 1 ] && break; sleep 0.05; done
 check "temp file exists while uploading" 1 "$(ls "$D/tmp" | wc -l)"
 exec 7>&-
 gone=0
-for _ in $(seq 40); do [ "$(ls "$D/tmp" | wc -l)" = 0 ] && { gone=1; break; }; sleep 0.05; done
+for _ in $(seq 200); do [ "$(ls "$D/tmp" | wc -l)" = 0 ] && { gone=1; break; }; sleep 0.05; done
 check "aborted upload leaves no temp file" 1 "$gone"
 check "no orphan after errors either" 0 "$(ls "$D/tmp" | wc -l)"
 check "still one stored audio file" 1 "$(ls "$D/audio" | wc -l)"

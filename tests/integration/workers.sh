@@ -7,7 +7,7 @@
 start_server "$BUILD/stenod" stenod --workers 2 --log-file "$T/steno.log"
 P=$PORT; SUP=$SERVER_PID; URL="http://127.0.0.1:$P"
 workers() { ps -o pid= --ppid "$SUP" | tr -d ' ' | sort; }
-sleep 0.3
+for _ in $(seq 100); do [ "$(workers | wc -l)" = 2 ] && break; sleep 0.1; done
 check "two worker processes" 2 "$(workers | wc -l)"
 
 # every request is counted once, whichever worker answers the scrape
@@ -46,9 +46,11 @@ check_contains "crash logged by the supervisor" "killed by signal 9" "$(cat $T/s
 # SIGHUP: logrotate moved the file; a new one is opened and written
 mv "$T/steno.log" "$T/steno.log.1"
 kill -HUP "$SUP"
-sleep 0.5
-curl -s -o /dev/null $URL/healthz
-sleep 0.2
+for _ in $(seq 100); do
+    curl -s -o /dev/null $URL/healthz
+    [ -s "$T/steno.log" ] && break
+    sleep 0.1
+done
 check_true "SIGHUP reopened the log file" test -s "$T/steno.log"
 
 # SIGTERM: exits 0 (and nothing is left running)
@@ -60,12 +62,20 @@ check "no worker left behind" 0 "$(workers | wc -l)"
 # graceful drain with a request in flight (single worker, real worker code)
 start_server "$BUILD/tests/helpers/http-testd" testd
 TP=$PORT; TPID=$SERVER_PID
-curl -s "http://127.0.0.1:$TP/test/deferred?ms=1500" >"$T/inflight.out" &
+conns() { metric "$1" 'steno_http_connections{proto="h1",tls="false"}'; }
+curl -s "http://127.0.0.1:$TP/test/deferred?ms=3000" >"$T/inflight.out" &
 CURL=$!
-sleep 0.4
+# SIGTERM once the request is in (its connection and this scrape's: 2)
+for _ in $(seq 100); do [ "$(conns $TP)" -ge 2 ] && break; sleep 0.1; done
+check_true "request in flight before SIGTERM" test "$(conns $TP)" -ge 2
 kill -TERM "$TPID"
-sleep 0.3
-check "new connections refused while draining" 000 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 http://127.0.0.1:$TP/healthz)"
+for _ in $(seq 100); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 http://127.0.0.1:$TP/healthz)
+    [ "$code" = 000 ] && break
+    sleep 0.1
+done
+check "new connections refused while draining" "000 draining" \
+    "$code $(kill -0 "$CURL" 2>/dev/null && echo draining)"
 wait "$CURL"
 check "in-flight request finished after SIGTERM" '{"deferred":true}' "$(cat $T/inflight.out)"
 wait_exit $TPID 10
@@ -73,9 +83,10 @@ check "drained worker exits 0" 0 "$EXIT_RC"
 
 # a drain that overruns --shutdown-timeout is cut, still exit 0
 start_server "$BUILD/tests/helpers/http-testd" testd2 --shutdown-timeout 1
-curl -s --max-time 10 "http://127.0.0.1:$PORT/test/deferred?ms=8000" >/dev/null &
-sleep 0.3
+curl -s --max-time 70 "http://127.0.0.1:$PORT/test/deferred?ms=60000" >/dev/null &
+for _ in $(seq 100); do [ "$(conns $PORT)" -ge 2 ] && break; sleep 0.1; done
+check_true "request in flight before SIGTERM" test "$(conns $PORT)" -ge 2
 kill -TERM "$SERVER_PID"
-wait_exit $SERVER_PID 5
+wait_exit $SERVER_PID 30 # far below the 60 s answer: only the deadline ends it
 check "shutdown deadline enforced, exit 0" 0 "$EXIT_RC"
 finish
