@@ -88,13 +88,19 @@ static void end(struct sse_stream *s)
     http_response_finish(detach(s));
 }
 
-static void drop_slow(struct sse_stream *s, size_t queued)
+/* A client that does not read: log why, count it, reset the stream. */
+static void drop_slow(struct sse_stream *s, const char *why)
 {
-    log_ctx_warn(s->req->log_ctx,
-                 "sse: job=%s client not reading (%zu bytes unsent > %zu), dropped", s->id, queued,
-                 s->limit);
+    log_ctx_warn(s->req->log_ctx, "sse: job=%s client %s, dropped", s->id, why);
     metrics_add(m_slow, 1);
     http_request_reset(detach(s));
+}
+
+static void drop_unsent(struct sse_stream *s, size_t queued)
+{
+    char why[96];
+    snprintf(why, sizeof(why), "not reading (%zu bytes unsent > %zu)", queued, s->limit);
+    drop_slow(s, why);
 }
 
 static void suspects_cb(evutil_socket_t fd, short what, void *arg)
@@ -105,7 +111,7 @@ static void suspects_cb(evutil_socket_t fd, short what, void *arg)
         s->suspect = false;
         size_t queued = http_response_buffered(s->req);
         if (queued > s->limit)
-            drop_slow(s, queued);
+            drop_unsent(s, queued);
     }
 }
 
@@ -119,7 +125,7 @@ static bool put(struct sse_stream *s, const char *data, size_t len)
 {
     size_t queued = http_response_buffered(s->req);
     if (queued > 4 * s->limit) {
-        drop_slow(s, queued);
+        drop_unsent(s, queued);
         return false;
     }
     http_response_write(s->req, data, len);
@@ -241,10 +247,9 @@ static void on_tick(void *arg)
     s->stalled = queued > 0 && sent == s->last_sent ? s->stalled + 1 : 0;
     s->last_sent = sent;
     if (s->stalled >= STALL_TICKS) {
-        log_ctx_warn(s->req->log_ctx, "sse: job=%s client took nothing for %u heartbeats, dropped",
-                     s->id, s->stalled);
-        metrics_add(m_slow, 1);
-        http_request_reset(detach(s));
+        char why[64];
+        snprintf(why, sizeof(why), "took nothing for %u heartbeats", s->stalled);
+        drop_slow(s, why);
         return;
     }
     if (put(s, HEARTBEAT, sizeof(HEARTBEAT) - 1))

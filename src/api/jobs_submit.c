@@ -258,6 +258,7 @@ static void respond_hit(struct http_request *req, struct submit *s, enum cache_t
 
 static void insert_job(struct http_request *req, struct submit *s);
 static void attach(struct http_request *req, struct submit *s);
+static struct http_request *take(struct submit *s);
 
 /* With an Idempotency-Key the hit's job row must exist before the answer
  * names it: a retry of the request then finds the key and gets the same
@@ -265,14 +266,9 @@ static void attach(struct http_request *req, struct submit *s);
 static void idem_hit_recorded(const struct db_result *res, void *arg)
 {
     struct submit *s = arg;
-    struct http_request *req = s->req;
-    if (!req) {
-        submit_free(s);
+    struct http_request *req = take(s);
+    if (!req)
         return;
-    }
-    req->user = NULL;
-    req->on_abort = NULL;
-    s->req = NULL;
     if (res->error == DB_OK && db_result_rows(res) == 0 && s->tries++ < INSERT_TRIES) {
         insert_job(req, s); /* the key was taken meanwhile: answer its job */
         return;
@@ -310,13 +306,9 @@ static void lookup(struct http_request *req, struct submit *s);
 static void inserted(const struct db_result *res, void *arg)
 {
     struct submit *s = arg;
-    struct http_request *req = s->req;
-    if (!req) {
-        submit_free(s);
+    struct http_request *req = take(s);
+    if (!req)
         return; /* the client left; the job (if any) runs anyway */
-    }
-    req->user = NULL;
-    req->on_abort = NULL;
     if (res->error == DB_OK && db_result_rows(res) < 1 && ++s->tries < INSERT_TRIES) {
         insert_job(req, s); /* the job we collided with was not visible yet */
         return;
@@ -377,6 +369,21 @@ static void attach(struct http_request *req, struct submit *s)
     req->on_abort = on_abort;
 }
 
+/* The pending callback's side of attach(): the request back with its hooks
+ * off, or NULL (and s freed) when the client left meanwhile. */
+static struct http_request *take(struct submit *s)
+{
+    struct http_request *req = s->req;
+    if (!req) {
+        submit_free(s);
+        return NULL;
+    }
+    req->user = NULL;
+    req->on_abort = NULL;
+    s->req = NULL;
+    return req;
+}
+
 static void insert_job(struct http_request *req, struct submit *s)
 {
     struct upload_result *up = s->up;
@@ -418,14 +425,9 @@ static void queue_job(struct http_request *req, struct submit *s)
 static void looked_up(enum cache_tier tier, const char *json, size_t len, void *arg)
 {
     struct submit *s = arg;
-    struct http_request *req = s->req;
-    if (!req) {
-        submit_free(s);
+    struct http_request *req = take(s);
+    if (!req)
         return;
-    }
-    req->user = NULL;
-    req->on_abort = NULL;
-    s->req = NULL;
     if (tier != CACHE_MISS) {
         answer_hit(req, s, tier, json, len);
     } else if (!s->up) {

@@ -102,6 +102,15 @@ static void conn_flush(struct http_conn *c)
         wr(c->bev, arg);
 }
 
+static void flush_dequeue(struct http_conn *c)
+{
+    if (!c->flush_queued)
+        return;
+    TAILQ_REMOVE(&c->srv->flushq, c, flush_link);
+    c->srv->nflush--;
+    c->flush_queued = false;
+}
+
 /* Once per loop pass: write what the queued connections have. A connection
  * queued again while this runs (its write callback produced more) waits for
  * the next pass, so one busy connection cannot hold the loop. */
@@ -110,21 +119,10 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
     struct http_server *srv = arg;
     for (size_t n = srv->nflush; n > 0; n--) {
         struct http_conn *c = TAILQ_FIRST(&srv->flushq);
-        TAILQ_REMOVE(&srv->flushq, c, flush_link);
-        srv->nflush--;
-        c->flush_queued = false;
+        flush_dequeue(c);
         if (!c->closing && !c->write_armed)
             conn_flush(c);
     }
-}
-
-static void flush_dequeue(struct http_conn *c)
-{
-    if (!c->flush_queued)
-        return;
-    TAILQ_REMOVE(&c->srv->flushq, c, flush_link);
-    c->srv->nflush--;
-    c->flush_queued = false;
 }
 
 /* Output changed on a cleartext connection (an evbuffer callback). */

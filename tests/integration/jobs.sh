@@ -31,16 +31,21 @@ S="http://127.0.0.1:$PORT"
 SUP=$SERVER_PID
 DATA="$T/stenod-data"
 
-submit() { # submit FILE [curl args…] → job id
-    # A 503 (the worker that answers is still reconnecting to PostgreSQL
-    # after the restart below) is retried, as the Retry-After in it asks.
-    local out code
-    out=$(mktemp "$T/submit.XXXXXX")
+# fetch OUT CURL-ARGS…: curl into OUT. A 503 (the worker that answers is
+# still reconnecting to PostgreSQL after the restart below) is retried, as
+# the Retry-After in it asks clients to.
+fetch() {
+    local out=$1
+    shift
     for _ in $(seq 150); do
-        code=$(curl -s -o "$out" -w '%{http_code}' -F "file=@$1" "${@:2}" "$S/v1/transcriptions")
-        [ "$code" = 503 ] || break
+        [ "$(curl -s -o "$out" -w '%{http_code}' "$@")" = 503 ] || break
         sleep 0.2
     done
+}
+submit() { # submit FILE [curl args…] → job id
+    local out
+    out=$(mktemp "$T/submit.XXXXXX")
+    fetch "$out" -F "file=@$1" "${@:2}" "$S/v1/transcriptions"
     sed -n 's/.*"id":"\([^"]*\)".*/\1/p' "$out"
 }
 status() { sql "SELECT status FROM jobs WHERE id = '$1'"; }
@@ -58,13 +63,7 @@ wait_jobs() { # wait_jobs SECONDS ID… : until every job is done/failed
     return 1
 }
 exact() { # exact ID DURATION [LEAD] → "ok" when the transcript checks out
-    # A 503 (the worker that answers is still reconnecting to PostgreSQL
-    # after a restart) is retried, as the Retry-After in it asks clients to.
-    for _ in $(seq 50); do
-        [ "$(curl -s -o "$T/$1.json" -w '%{http_code}' "$S/v1/transcripts/$1?format=verbose_json")" = 503 ] ||
-            break
-        sleep 0.2
-    done
+    fetch "$T/$1.json" "$S/v1/transcripts/$1?format=verbose_json"
     "$CHECK" --duration "$2" --lead "${3:-0}" "$T/$1.json" >"$T/$1.check" 2>&1 && echo ok ||
         echo "$(cat "$T/$1.check") body: $(head -c 300 "$T/$1.json")"
 }
