@@ -22,8 +22,7 @@ if ! cmp -s "$SRC/package-lock.json" "$NODE_DIR/node_modules/.package-lock.json.
 fi
 
 start_stack
-"$BUILD/stenod" --migrate --database-url "$STENO_DATABASE_URL" >"$T/migrate.log" 2>&1 ||
-    { cat "$T/migrate.log"; exit 1; }
+migrate_db
 MP=$(free_port)
 start_bg "$T/mock.log" "$BUILD/tools/steno-mock/steno-mock" --listen 127.0.0.1:$MP \
     --time-scale 0.1 --api-key test-key --log-level warn

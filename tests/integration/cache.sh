@@ -13,9 +13,7 @@
 GEN="$BUILD/tools/gen-audio/gen-audio"
 JGET="$BUILD/tests/mock/jget"
 start_stack redis
-"$BUILD/stenod" --migrate --database-url "$STENO_DATABASE_URL" >"$T/migrate.log" 2>&1 ||
-    { cat "$T/migrate.log"; exit 1; }
-sql() { psql "$STENO_DATABASE_URL" -qAt -c "$1"; }
+migrate_db
 REDIS_PORT=${STENO_REDIS_URL##*:}
 REDIS_PORT=${REDIS_PORT%%/*}
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }

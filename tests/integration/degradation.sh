@@ -9,9 +9,7 @@
 
 GEN="$BUILD/tools/gen-audio/gen-audio"
 start_stack redis
-"$BUILD/stenod" --migrate --database-url "$STENO_DATABASE_URL" >"$T/migrate.log" 2>&1 ||
-    { cat "$T/migrate.log"; exit 1; }
-sql() { psql "$STENO_DATABASE_URL" -qAt -c "$1"; }
+migrate_db
 
 MP=$(free_port)
 start_bg "$T/mock.log" "$BUILD/tools/steno-mock/steno-mock" --listen 127.0.0.1:$MP \

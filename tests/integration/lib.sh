@@ -117,6 +117,14 @@ start_stack() {
     set -a; . "$STACK/env"; set +a
 }
 
+# migrate_db: the schema into the stack's database (the suite stops if that
+# fails); sql QUERY: one unaligned, tuples-only answer from it.
+migrate_db() {
+    "$BUILD/stenod" --migrate --database-url "$STENO_DATABASE_URL" >"$T/migrate.log" 2>&1 ||
+        { cat "$T/migrate.log"; exit 1; }
+}
+sql() { psql "$STENO_DATABASE_URL" -qAt -c "$1"; }
+
 # make_certs: a throwaway CA ($T/ca.pem) and a server certificate for
 # localhost/127.0.0.1 signed by it ($T/cert.pem, $T/key.pem).
 make_certs() {
